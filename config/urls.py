@@ -1,0 +1,13 @@
+from django.urls import include, path
+
+from evalloop.api.urls import api
+
+urlpatterns = [
+    path("api/v1/", api.urls),
+    path("", include("evalloop.teams.urls")),
+    path("notifications/", include("evalloop.notifications.urls")),
+    path("chatbots/", include("evalloop.chat.urls")),
+    path("datasets/", include("evalloop.datasets.urls")),
+    path("filters/", include("evalloop.filters.urls")),
+    path("", include("evalloop.web.urls")),
+]

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from ninja.errors import HttpError
+from ninja.security import HttpBearer
+
+from evalloop.teams.models import ApiKey, Team
+from evalloop.teams.permissions import Action, can
+from evalloop.teams.services import authenticate_api_key
+
+
+class ApiKeyAuth(HttpBearer):
+    """`Authorization: Bearer <team API key>`: the key decides the team and the role."""
+
+    openapi_description = "A team API key, created in Settings > API keys or with the CLI."
+
+    def authenticate(self, request: HttpRequest, token: str) -> ApiKey | None:
+        api_key = authenticate_api_key(token)
+        if api_key is not None:
+            request.team = api_key.team  # type: ignore[attr-defined]
+            request.role = api_key.role  # type: ignore[attr-defined]
+        return api_key
+
+
+def api_team(request: HttpRequest, action: Action = Action.VIEW) -> Team:
+    """Answer the request's team after checking its key may perform `action` (403 if not)."""
+    role: Any = getattr(request, "role", None)
+    if not can(role, action):
+        raise HttpError(
+            403, f"This API key's role ({role}) may not {action.value.replace('_', ' ')}."
+        )
+    team: Team = request.team  # type: ignore[attr-defined]
+    return team

@@ -1,0 +1,25 @@
+"""The REST API, mounted at /api/v1: one NinjaAPI, one router per app."""
+
+from __future__ import annotations
+
+from ninja import NinjaAPI
+
+from evalloop.api import errors
+from evalloop.api.auth import ApiKeyAuth
+
+api = NinjaAPI(
+    title="evalloop API",
+    version="1",
+    description="Continuous evaluation of chatbot conversations. Authenticate with "
+    "`Authorization: Bearer <team API key>`.",
+    auth=ApiKeyAuth(),
+    urls_namespace="api",
+    openapi_url="/openapi.json",
+    docs_url="/docs",
+)
+errors.install(api)
+
+api.add_router("/", "evalloop.teams.api.router")
+api.add_router("/", "evalloop.chat.api.router")
+api.add_router("/", "evalloop.filters.api.router")
+api.add_router("/", "evalloop.datasets.api.router")
