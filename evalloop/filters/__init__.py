@@ -1,0 +1,27 @@
+"""A strict, round-tripping filter language over sessions and messages.
+
+The public interface: other apps import from here, never from the modules below.
+"""
+
+from evalloop.filters.builder import FilterState, read_filter_request
+from evalloop.filters.compiler import apply_filter
+from evalloop.filters.language import (
+    Clause,
+    Filter,
+    FilterError,
+    Target,
+    filter_from_querystring,
+    parse_filter,
+)
+
+__all__ = [
+    "Clause",
+    "Filter",
+    "FilterError",
+    "FilterState",
+    "Target",
+    "apply_filter",
+    "filter_from_querystring",
+    "parse_filter",
+    "read_filter_request",
+]
