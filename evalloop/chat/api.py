@@ -1,3 +1,168 @@
+"""Traffic endpoints: chatbots, batch ingestion, sessions."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet
+from django.http import HttpRequest
 from ninja import Router
+from ninja.errors import ValidationError
+from ninja.pagination import paginate
+from pydantic import BaseModel
+
+from evalloop.api.auth import api_team
+from evalloop.api.pagination import CursorPagination
+from evalloop.chat import services
+from evalloop.chat.ingest import IngestError, ingest_traffic, parse_batch
+from evalloop.chat.models import Chatbot, Message, Session
+from evalloop.chat.schemas import (
+    ChatbotIn,
+    ChatbotOut,
+    SessionDetailOut,
+    SessionOut,
+    TagChangeIn,
+    TrafficBatch,
+    TrafficSummaryOut,
+)
+from evalloop.filters import FilterError, Target, apply_filter, parse_filter
+from evalloop.teams.access import get_for_team_or_404, team_objects
+from evalloop.teams.models import Team
+from evalloop.teams.permissions import Action
 
 router = Router(tags=["chat"])
+
+
+def inline_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """Answer the model's JSON schema with its definitions inlined, for an OpenAPI body."""
+    schema = model.model_json_schema()
+    definitions = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return resolve(definitions[node["$ref"].rsplit("/", 1)[-1]])
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(value) for value in node]
+        return node
+
+    return dict(resolve(schema))
+
+
+@router.post("/chatbots", response={201: ChatbotOut}, summary="Create a chatbot")
+def create_chatbot(request: HttpRequest, body: ChatbotIn) -> tuple[int, Chatbot]:
+    team = api_team(request, Action.EDIT)
+    return 201, services.create_chatbot(team=team, slug=body.slug, name=body.name)
+
+
+@router.get("/chatbots", response=list[ChatbotOut], summary="List chatbots")
+@paginate(CursorPagination, newest_first=False)
+def list_chatbots(request: HttpRequest) -> QuerySet[Chatbot]:
+    return team_objects(Chatbot, api_team(request))
+
+
+@router.get("/chatbots/{slug}", response=ChatbotOut, summary="One chatbot")
+def get_chatbot(request: HttpRequest, slug: str) -> Chatbot:
+    return get_for_team_or_404(Chatbot, api_team(request), slug=slug)
+
+
+@router.post(
+    "/traffic",
+    response=TrafficSummaryOut,
+    summary="Ingest a batch of sessions, messages and tags",
+    description="Idempotent by external ids; one transaction; an invalid item rejects the "
+    "whole batch with its index. See docs/ingestion.md.",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": inline_schema(TrafficBatch)}},
+        }
+    },
+)
+def post_traffic(request: HttpRequest) -> Any:
+    team = api_team(request, Action.EDIT)
+    # Parsed here rather than by a body parameter: pydantic reads the raw JSON in one pass,
+    # and errors name their place in the batch ("sessions", 3, "messages", 0, "role").
+    try:
+        return ingest_traffic(team=team, batch=parse_batch(request.body))
+    except IngestError as exc:
+        raise ValidationError(exc.errors) from None
+
+
+def _sessions(team: Team) -> QuerySet[Session]:
+    return team_objects(Session, team).select_related("chatbot").prefetch_related("tags")
+
+
+def _session(request: HttpRequest, action: Action, slug: str, external_id: str) -> Session:
+    team = api_team(request, action)
+    return get_for_team_or_404(_sessions(team), team, chatbot__slug=slug, external_id=external_id)
+
+
+def _filter(raw: str | None) -> Any:
+    try:
+        return parse_filter(json.loads(raw or "[]"), target=Target.SESSION)
+    except json.JSONDecodeError as exc:
+        raise ValidationError([{"loc": ["query", "filter"], "msg": f"Not JSON: {exc}"}]) from None
+    except FilterError as exc:
+        raise ValidationError(filter_errors(exc)) from None
+
+
+def filter_errors(exc: FilterError) -> list[dict[str, Any]]:
+    """Answer a FilterError as API error items whose place names the clause."""
+    return [
+        {
+            "loc": ["query", "filter", *(p for p in (e["index"], e["field"]) if p is not None)],
+            "msg": e["message"],
+        }
+        for e in exc.errors
+    ] or [{"loc": ["query", "filter"], "msg": str(exc)}]
+
+
+@router.get(
+    "/chatbots/{slug}/sessions",
+    response=list[SessionOut],
+    summary="Sessions of a chatbot, optionally filtered",
+    description="`filter` is a JSON list of clauses, e.g. "
+    '`[{"field": "tags", "op": "any_of", "value": ["vip"]}]`. Newest first.',
+)
+@paginate(CursorPagination)
+def list_sessions(request: HttpRequest, slug: str, filter: str | None = None) -> QuerySet[Session]:
+    team = api_team(request)
+    chatbot = get_for_team_or_404(Chatbot, team, slug=slug)
+    sessions = _sessions(team).filter(chatbot=chatbot)
+    return apply_filter(sessions, _filter(filter), team=team)
+
+
+@router.get(
+    "/chatbots/{slug}/sessions/{external_id}",
+    response=SessionDetailOut,
+    summary="One session with its messages and tags",
+)
+def get_session(request: HttpRequest, slug: str, external_id: str) -> Session:
+    team = api_team(request)
+    messages = Prefetch("messages", queryset=Message.objects.prefetch_related("tags"))
+    sessions = _sessions(team).prefetch_related(messages)
+    return get_for_team_or_404(sessions, team, chatbot__slug=slug, external_id=external_id)
+
+
+@router.post(
+    "/chatbots/{slug}/sessions/{external_id}/end",
+    response=SessionOut,
+    summary="Mark a session ended",
+)
+def end_session(request: HttpRequest, slug: str, external_id: str) -> Session:
+    session = _session(request, Action.EDIT, slug, external_id)
+    return services.end_session(session=session)
+
+
+@router.post(
+    "/chatbots/{slug}/sessions/{external_id}/tags",
+    response=SessionOut,
+    summary="Add and remove tags on a session",
+)
+def change_tags(request: HttpRequest, slug: str, external_id: str, body: TagChangeIn) -> Session:
+    session = _session(request, Action.EDIT, slug, external_id)
+    services.change_session_tags(session=session, add=body.add, remove=body.remove)
+    return _session(request, Action.EDIT, slug, external_id)
