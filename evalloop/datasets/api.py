@@ -1,3 +1,267 @@
-from ninja import Router
+"""Dataset endpoints: datasets, rows, imports from traffic, CSV, copies, import jobs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import HttpRequest, StreamingHttpResponse
+from ninja import File, Router
+from ninja.errors import ValidationError
+from ninja.files import UploadedFile
+from ninja.pagination import paginate
+
+from evalloop.api.auth import api_team
+from evalloop.api.pagination import CursorPagination
+from evalloop.chat.models import Chatbot
+from evalloop.datasets import csvio, services
+from evalloop.datasets.models import Dataset, ImportJob, Row
+from evalloop.datasets.schemas import (
+    CopyIn,
+    CopyOut,
+    CsvOut,
+    DatasetIn,
+    DatasetOut,
+    DatasetPatch,
+    ImportCountOut,
+    ImportIn,
+    ImportJobOut,
+    ImportOut,
+    JobOut,
+    RowIn,
+    RowOut,
+    RowPatch,
+)
+from evalloop.filters import FilterError, Target, parse_filter
+from evalloop.teams.access import get_for_team_or_404, team_objects
+from evalloop.teams.models import Team
+from evalloop.teams.permissions import Action
 
 router = Router(tags=["datasets"])
+
+
+def _dataset(request: HttpRequest, dataset_id: int, action: Action = Action.VIEW) -> Dataset:
+    team = api_team(request, action)
+    return get_for_team_or_404(Dataset.objects.with_row_count(), team, pk=dataset_id)
+
+
+def _rows(dataset: Dataset) -> QuerySet[Row]:
+    return dataset.rows.select_related("source_session__chatbot")
+
+
+def _row(request: HttpRequest, dataset_id: int, row_id: int, action: Action) -> Row:
+    dataset = _dataset(request, dataset_id, action)
+    return get_for_team_or_404(_rows(dataset), dataset.team, pk=row_id)
+
+
+# Datasets
+
+
+@router.post("/datasets", response={201: DatasetOut}, summary="Create a dataset")
+def create_dataset(request: HttpRequest, body: DatasetIn) -> tuple[int, Dataset]:
+    team = api_team(request, Action.EDIT)
+    dataset = services.create_dataset(
+        team=team, name=body.name, mode=body.mode, description=body.description
+    )
+    return 201, dataset
+
+
+@router.get("/datasets", response=list[DatasetOut], summary="List datasets")
+@paginate(CursorPagination, newest_first=False)
+def list_datasets(request: HttpRequest) -> QuerySet[Dataset]:
+    return team_objects(Dataset.objects.with_row_count(), api_team(request))
+
+
+@router.get("/datasets/{dataset_id}", response=DatasetOut, summary="One dataset")
+def get_dataset(request: HttpRequest, dataset_id: int) -> Dataset:
+    return _dataset(request, dataset_id)
+
+
+@router.patch("/datasets/{dataset_id}", response=DatasetOut, summary="Rename or describe")
+def update_dataset(request: HttpRequest, dataset_id: int, body: DatasetPatch) -> Dataset:
+    dataset = _dataset(request, dataset_id, Action.EDIT)
+    if body.mode is not None and body.mode != dataset.mode:
+        raise ValidationError([{"loc": ["body", "mode"], "msg": "The mode is fixed at creation."}])
+    return services.update_dataset(dataset=dataset, name=body.name, description=body.description)
+
+
+@router.delete("/datasets/{dataset_id}", response={204: None}, summary="Delete a dataset")
+def delete_dataset(request: HttpRequest, dataset_id: int) -> tuple[int, None]:
+    services.delete_dataset(dataset=_dataset(request, dataset_id, Action.EDIT))
+    return 204, None
+
+
+# Rows
+
+
+@router.get(
+    "/datasets/{dataset_id}/rows",
+    response=list[RowOut],
+    summary="Rows of a dataset, newest first",
+    description="`q` keeps rows whose input, output, expected output or history contain it.",
+)
+@paginate(CursorPagination)
+def list_rows(request: HttpRequest, dataset_id: int, q: str = "") -> QuerySet[Row]:
+    return _rows(_dataset(request, dataset_id)).search(q)
+
+
+@router.post("/datasets/{dataset_id}/rows", response={201: RowOut}, summary="Add a row by hand")
+def add_row(request: HttpRequest, dataset_id: int, body: RowIn) -> tuple[int, Row]:
+    dataset = _dataset(request, dataset_id, Action.EDIT)
+    return 201, services.add_row(dataset=dataset, values=body.model_dump())
+
+
+@router.get("/datasets/{dataset_id}/rows/{row_id}", response=RowOut, summary="One row")
+def get_row(request: HttpRequest, dataset_id: int, row_id: int) -> Row:
+    return _row(request, dataset_id, row_id, Action.VIEW)
+
+
+@router.patch(
+    "/datasets/{dataset_id}/rows/{row_id}",
+    response=RowOut,
+    summary="Edit a row (keeps its provenance, marks it edited)",
+)
+def edit_row(request: HttpRequest, dataset_id: int, row_id: int, body: RowPatch) -> Row:
+    row = _row(request, dataset_id, row_id, Action.EDIT)
+    return services.edit_row(row=row, changes=body.model_dump(exclude_unset=True))
+
+
+@router.delete("/datasets/{dataset_id}/rows/{row_id}", response={204: None}, summary="Delete")
+def delete_row(request: HttpRequest, dataset_id: int, row_id: int) -> tuple[int, None]:
+    services.delete_row(row=_row(request, dataset_id, row_id, Action.EDIT))
+    return 204, None
+
+
+# Imports from traffic
+
+
+def _filter(raw: list[Any] | None) -> Any:
+    try:
+        return parse_filter(raw or [], target=Target.SESSION)
+    except FilterError as exc:
+        raise ValidationError(filter_errors(exc)) from None
+
+
+def filter_errors(exc: FilterError) -> list[dict[str, Any]]:
+    """A FilterError as API error items whose place names the clause."""
+    return [
+        {
+            "loc": ["body", "filter", *(p for p in (e["index"], e["field"]) if p is not None)],
+            "msg": e["message"],
+        }
+        for e in exc.errors
+    ] or [{"loc": ["body", "filter"], "msg": str(exc)}]
+
+
+def _selection(team: Team, body: ImportIn) -> services.Selection:
+    if (body.session_ids is None) == (body.chatbot is None):
+        raise ValidationError(
+            [{"loc": ["body"], "msg": "Give either session_ids or chatbot (with a filter)."}]
+        )
+    if body.session_ids is not None:
+        return services.select_sessions(team=team, session_ids=body.session_ids)
+    chatbot = team_objects(Chatbot, team).filter(slug=body.chatbot).first()
+    if chatbot is None:
+        raise ValidationError([{"loc": ["body", "chatbot"], "msg": "No such chatbot."}])
+    flt = _filter(body.filter)
+    return services.select_matching(
+        team=team, chatbot=chatbot, filter=flt, sample_rate=body.sample_rate
+    )
+
+
+@router.post(
+    "/datasets/{dataset_id}/import",
+    response={200: ImportOut, 202: ImportJobOut},
+    summary="Import picked sessions, or every session a filter matches",
+    description="Sources already in the dataset are skipped and counted. Past "
+    f"{services.LARGE_IMPORT_SOURCES} sources the import runs in the background: the answer "
+    "is 202 with a job to poll at /datasets/{id}/jobs/{job_id}.",
+)
+def import_sessions(request: HttpRequest, dataset_id: int, body: ImportIn) -> tuple[int, Any]:
+    dataset = _dataset(request, dataset_id, Action.EDIT)
+    outcome = services.import_sessions(dataset=dataset, selection=_selection(dataset.team, body))
+    if outcome.job is not None:
+        return 202, {"job": outcome.job}
+    tally = outcome.tally
+    assert tally is not None
+    return 200, ImportOut(
+        rows_added=tally.added,
+        skipped=tally.skipped,
+        sampled_out=tally.sampled_out,
+        sessions=tally.sessions,
+    )
+
+
+@router.post(
+    "/datasets/{dataset_id}/import/count",
+    response=ImportCountOut,
+    summary="Count what an import would read, before running it",
+)
+def count_import(request: HttpRequest, dataset_id: int, body: ImportIn) -> ImportCountOut:
+    dataset = _dataset(request, dataset_id)
+    count = services.count_import(dataset=dataset, selection=_selection(dataset.team, body))
+    return ImportCountOut(
+        sessions=count.sessions,
+        sources=count.sources,
+        expected_rows=count.expected,
+        background=count.large,
+    )
+
+
+@router.get("/datasets/{dataset_id}/jobs/{job_id}", response=JobOut, summary="An import job")
+def get_job(request: HttpRequest, dataset_id: int, job_id: int) -> ImportJob:
+    dataset = _dataset(request, dataset_id)
+    return get_for_team_or_404(dataset.import_jobs.all(), dataset.team, pk=job_id)
+
+
+# CSV and copies
+
+
+@router.post(
+    "/datasets/{dataset_id}/csv",
+    response=CsvOut,
+    summary="Upload rows as CSV (multipart field `file`)",
+    description="All or nothing: any invalid row answers 422 listing each problem by row "
+    "and column, and nothing is written. A row with an `id` updates that row.",
+)
+def upload_csv(request: HttpRequest, dataset_id: int, file: File[UploadedFile]) -> CsvOut:
+    dataset = _dataset(request, dataset_id, Action.EDIT)
+    try:
+        written = services.upload_csv(dataset=dataset, file=file)
+    except csvio.CsvInvalid as exc:
+        raise ValidationError(csv_errors(exc)) from None
+    return CsvOut(rows_added=written.added, rows_updated=written.updated)
+
+
+def csv_errors(exc: csvio.CsvInvalid) -> list[dict[str, Any]]:
+    items = [
+        {"loc": ["file", *(p for p in (problem.row, problem.column) if p)], "msg": problem.message}
+        for problem in exc.problems
+    ]
+    if exc.more:
+        items.append({"loc": ["file"], "msg": f"… and {exc.more} more problems."})
+    return items
+
+
+@router.get(
+    "/datasets/{dataset_id}/csv",
+    summary="Download the rows as CSV (streamed)",
+    response={200: None},
+    openapi_extra={"responses": {"200": {"content": {"text/csv": {}}}}},
+)
+def download_csv(request: HttpRequest, dataset_id: int) -> StreamingHttpResponse:
+    return csvio.download_response(_dataset(request, dataset_id))
+
+
+@router.post(
+    "/datasets/{dataset_id}/copy",
+    response=CopyOut,
+    summary="Copy rows into another dataset of the same mode",
+    description="All rows, or those of `row_ids`. Rows whose source the target already "
+    "holds are skipped and counted.",
+)
+def copy_rows(request: HttpRequest, dataset_id: int, body: CopyIn) -> CopyOut:
+    source = _dataset(request, dataset_id, Action.EDIT)
+    target = get_for_team_or_404(Dataset, source.team, pk=body.target)
+    tally = services.copy_rows(source=source, target=target, row_ids=body.row_ids)
+    return CopyOut(rows_added=tally.added, skipped=tally.skipped)

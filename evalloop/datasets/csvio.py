@@ -1,0 +1,332 @@
+"""Rows as CSV, both ways: a streamed download and a validated, all-or-nothing upload.
+
+Columns: `id`, `input`, `output`, `expected_output`, `history` (a JSON list of turns), and
+one column per key of the JSON objects: `context.<key>`, `participant_data.<key>`,
+`state.<key>`. A key's cell holds JSON (`3`, `true`, `["a"]`, `{"k": 1}`, `"text"`) or,
+when it is not JSON, plain text; an empty cell means the key is absent. A row with an `id`
+updates that row of the dataset, without one it is a new row.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import StreamingHttpResponse
+from django.utils import timezone
+from django.utils.text import slugify
+
+from evalloop.datasets.models import Dataset, Origin, Row, validate_history
+
+TEXT_COLUMNS = ("input", "output", "expected_output")
+MAPPINGS = ("context", "participant_data", "state")
+MAX_PROBLEMS = 50
+BATCH = 1000
+_ABSENT = object()
+
+
+# Cells
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(name)  # NaN and Infinity are text here: JSON columns cannot hold them
+
+
+def read_cell(cell: str) -> Any:
+    """A key's value from its cell: JSON when it parses, otherwise the text itself."""
+    if cell == "":
+        return _ABSENT
+    try:
+        return json.loads(cell, parse_constant=_no_constants)
+    except ValueError:
+        return cell
+
+
+def write_cell(value: Any) -> str:
+    """The cell for a key's value; `read_cell` gives the value back exactly."""
+    if isinstance(value, str) and read_cell(value) == value:
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+# Download
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def mapping_keys(rows: QuerySet[Row]) -> dict[str, list[str]]:
+    """The keys each JSON-object column uses across `rows` (one streamed pass)."""
+    keys: dict[str, set[str]] = {name: set() for name in MAPPINGS}
+    for values in rows.values_list(*MAPPINGS).iterator(chunk_size=BATCH):
+        for name, mapping in zip(MAPPINGS, values, strict=True):
+            keys[name].update(mapping if isinstance(mapping, dict) else ())
+    return {name: sorted(found) for name, found in keys.items()}
+
+
+def header(keys: dict[str, list[str]]) -> list[str]:
+    nested = [f"{name}.{key}" for name in MAPPINGS for key in keys[name]]
+    return ["id", *TEXT_COLUMNS, "history", *nested]
+
+
+def _cells(values: tuple[Any, ...], keys: dict[str, list[str]]) -> list[str]:
+    row_id, *texts, history, context, participant_data, state = values
+    mappings = dict(zip(MAPPINGS, (context, participant_data, state), strict=True))
+    nested = [
+        write_cell(mappings[name][key]) if key in mappings[name] else ""
+        for name in MAPPINGS
+        for key in keys[name]
+    ]
+    return [str(row_id), *texts, json.dumps(history, ensure_ascii=False), *nested]
+
+
+def download_response(dataset: Dataset) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(stream(dataset), content_type="text/csv; charset=utf-8")
+    filename = slugify(dataset.name) or f"dataset-{dataset.pk}"
+    response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
+    return response
+
+
+def stream(dataset: Dataset) -> Iterator[str]:
+    """The dataset's rows as CSV lines, oldest first, read and written a batch at a time."""
+    rows = dataset.rows.order_by("id")
+    keys = mapping_keys(rows)
+    writer = csv.writer(_Echo())
+    yield writer.writerow(header(keys))
+    columns = ("id", *TEXT_COLUMNS, "history", *MAPPINGS)
+    for values in rows.values_list(*columns).iterator(chunk_size=BATCH):
+        yield writer.writerow(_cells(values, keys))
+
+
+# Upload
+
+
+@dataclass(frozen=True)
+class Problem:
+    row: int | None  # the record's number, the header being row 1
+    column: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = [
+            f"row {self.row}" if self.row else "",
+            f"column {self.column}" if self.column else "",
+        ]
+        place = ", ".join(part for part in where if part)
+        return f"{place}: {self.message}" if place else self.message
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"row": self.row, "column": self.column, "message": self.message}
+
+
+class CsvInvalid(ValidationError):
+    """The file has problems; nothing of it was written."""
+
+    def __init__(self, problems: list[Problem], *, more: int = 0) -> None:
+        self.problems = problems
+        self.more = more
+        super().__init__([str(problem) for problem in problems])
+
+
+@dataclass(frozen=True)
+class Columns:
+    names: list[str]
+
+    @property
+    def fields(self) -> list[str]:
+        """The row fields this file sets; an update leaves the others alone."""
+        plain = [name for name in (*TEXT_COLUMNS, "history") if name in self.names]
+        nested = [m for m in MAPPINGS if any(n.startswith(f"{m}.") for n in self.names)]
+        return plain + nested
+
+
+@dataclass
+class Plan:
+    columns: Columns
+    problems: list[Problem] = field(default_factory=list)
+    more: int = 0
+    update_rows: dict[int, int] = field(default_factory=dict)  # row id -> record number
+
+    def problem(self, row: int | None, column: str | None, message: str) -> None:
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(Problem(row, column, message))
+        else:
+            self.more += 1
+
+
+@dataclass(frozen=True)
+class Written:
+    added: int
+    updated: int
+
+
+def _records(file: IO[bytes]) -> Iterator[tuple[int, list[str]]]:
+    file.seek(0)
+    reader = csv.reader(codecs.iterdecode(file, "utf-8-sig"))
+    for number, cells in enumerate(reader, start=1):
+        if cells:
+            yield number, cells
+
+
+def _column_problem(name: str, seen: set[str]) -> str | None:
+    if name in seen:
+        return "appears twice"
+    prefix, dot, key = name.partition(".")
+    if name in ("id", *TEXT_COLUMNS, "history") or (dot and prefix in MAPPINGS and key):
+        return None
+    return "unknown column (see the CSV format in the docs)"
+
+
+def _read_columns(records: Iterator[tuple[int, list[str]]]) -> Plan:
+    first = next(records, None)
+    if first is None:
+        raise CsvInvalid([Problem(None, None, "The file is empty.")])
+    names = [name.strip() for name in first[1]]
+    plan = Plan(columns=Columns(names))
+    seen: set[str] = set()
+    for name in names:
+        problem = _column_problem(name, seen)
+        if problem:
+            plan.problem(1, name or "(blank)", problem)
+        seen.add(name)
+    if not plan.columns.fields and not plan.problems:
+        plan.problem(1, None, "No row columns: expected input, output, history, context.* …")
+    return plan
+
+
+def _parse_record(plan: Plan, number: int, cells: list[str]) -> tuple[int | None, dict[str, Any]]:
+    names = plan.columns.names
+    if len(cells) > len(names):
+        plan.problem(number, None, f"{len(cells)} cells but {len(names)} columns")
+    cells = cells + [""] * (len(names) - len(cells))
+    values: dict[str, Any] = {name: {} for name in MAPPINGS if name in plan.columns.fields}
+    row_id = None
+    for name, cell in zip(names, cells, strict=False):
+        if name == "id":
+            row_id = _parse_id(plan, number, cell)
+        else:
+            _parse_value(plan, number, name, cell, values)
+    return row_id, values
+
+
+def _parse_id(plan: Plan, number: int, cell: str) -> int | None:
+    cell = cell.strip()
+    if not cell:
+        return None
+    if not cell.isdigit():
+        plan.problem(number, "id", f"{cell!r} is not a row id")
+        return None
+    return int(cell)
+
+
+def _parse_value(plan: Plan, number: int, name: str, cell: str, values: dict[str, Any]) -> None:
+    if name in TEXT_COLUMNS:
+        values[name] = cell
+    elif name == "history":
+        values[name] = _parse_history(plan, number, cell)
+    else:
+        mapping, _, key = name.partition(".")
+        value = read_cell(cell)
+        if value is not _ABSENT:
+            values[mapping][key] = value
+
+
+def _parse_history(plan: Plan, number: int, cell: str) -> list[Any]:
+    if not cell.strip():
+        return []
+    try:
+        history = json.loads(cell, parse_constant=_no_constants)
+        validate_history(history)
+    except ValueError:
+        plan.problem(number, "history", "not JSON: expected a list of turns")
+        return []
+    except ValidationError as exc:
+        plan.problem(number, "history", " ".join(exc.messages))
+        return []
+    return list(history)
+
+
+def _check_ids(plan: Plan, number: int, row_id: int | None) -> None:
+    if row_id is None:
+        return
+    if row_id in plan.update_rows:
+        plan.problem(
+            number, "id", f"row {row_id} is also updated by row {plan.update_rows[row_id]}"
+        )
+    plan.update_rows.setdefault(row_id, number)
+
+
+def _check_rows_exist(plan: Plan, dataset: Dataset) -> None:
+    wanted = list(plan.update_rows)
+    for start in range(0, len(wanted), BATCH):
+        batch = wanted[start : start + BATCH]
+        found = set(dataset.rows.filter(pk__in=batch).values_list("pk", flat=True))
+        for row_id in batch:
+            if row_id not in found:
+                plan.problem(plan.update_rows[row_id], "id", f"no row {row_id} in this dataset")
+
+
+def validate(file: IO[bytes], *, dataset: Dataset) -> Plan:
+    """Read the whole file once; raise CsvInvalid listing every problem (up to a limit)."""
+    try:
+        records = _records(file)
+        plan = _read_columns(records)
+        if not plan.problems:
+            for number, cells in records:
+                row_id, _ = _parse_record(plan, number, cells)
+                _check_ids(plan, number, row_id)
+    except UnicodeDecodeError:
+        raise CsvInvalid([Problem(None, None, "The file is not UTF-8 text.")]) from None
+    except csv.Error as exc:
+        raise CsvInvalid([Problem(None, None, f"Not a readable CSV file: {exc}")]) from None
+    _check_rows_exist(plan, dataset)
+    if plan.problems:
+        raise CsvInvalid(plan.problems, more=plan.more)
+    return plan
+
+
+def _batches(file: IO[bytes], plan: Plan) -> Iterator[list[tuple[int | None, dict[str, Any]]]]:
+    records = _records(file)
+    next(records)
+    batch: list[tuple[int | None, dict[str, Any]]] = []
+    for number, cells in records:
+        batch.append(_parse_record(plan, number, cells))
+        if len(batch) == BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def write(file: IO[bytes], *, dataset: Dataset, plan: Plan) -> Written:
+    """Write a validated file: new rows in bulk, rows with an id updated in bulk."""
+    added = updated = 0
+    for batch in _batches(file, plan):
+        new = [
+            Row(dataset=dataset, origin=Origin.CSV, **values)
+            for rid, values in batch
+            if rid is None
+        ]
+        changed = _updates(dataset, batch)
+        Row.objects.bulk_create(new)
+        if changed:
+            Row.objects.bulk_update(changed, [*plan.columns.fields, "edited_at"])
+        added, updated = added + len(new), updated + len(changed)
+    return Written(added=added, updated=updated)
+
+
+def _updates(dataset: Dataset, batch: Iterable[tuple[int | None, dict[str, Any]]]) -> list[Row]:
+    now = timezone.now()
+    return [
+        Row(pk=row_id, dataset=dataset, edited_at=now, **values)
+        for row_id, values in batch
+        if row_id is not None
+    ]

@@ -1,0 +1,133 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from evalloop.chat.models import Chatbot
+from evalloop.datasets.models import Dataset, Mode, Row
+from evalloop.teams.access import team_objects
+from evalloop.teams.models import Team
+
+
+class IdListField(forms.Field):
+    """Ids ticked in a list (`<input type=checkbox name=... value=<id>>`, many of them)."""
+
+    widget = forms.MultipleHiddenInput
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(required=False, **kwargs)
+
+    def to_python(self, value: Any) -> list[int]:
+        try:
+            return sorted({int(item) for item in value or []})
+        except (TypeError, ValueError):
+            raise forms.ValidationError("Not a list of ids.") from None
+
+
+class DatasetForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    mode = forms.ChoiceField(
+        choices=Mode.choices,
+        help_text="Fixed at creation: a message-mode row is one AI reply with the turn it "
+        "answers; a session-mode row is a whole conversation.",
+    )
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+
+
+class DatasetEditForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+
+
+class RowForm(forms.ModelForm):  # type: ignore[type-arg]
+    class Meta:
+        model = Row
+        fields = [
+            "input",
+            "output",
+            "expected_output",
+            "history",
+            "context",
+            "participant_data",
+            "state",
+        ]
+        widgets = {
+            "input": forms.Textarea(attrs={"rows": 3}),
+            "output": forms.Textarea(attrs={"rows": 3}),
+            "expected_output": forms.Textarea(attrs={"rows": 3}),
+        }
+        help_texts = {
+            "history": 'A JSON list of turns: [{"role": "human", "content": "hi"}, …]',
+            "context": "A JSON object.",
+            "participant_data": "A JSON object.",
+            "state": "A JSON object.",
+        }
+
+
+class CsvUploadForm(forms.Form):
+    file = forms.FileField(label="CSV file")
+
+
+class ImportForm(forms.Form):
+    """The import-by-filter form; the filter itself travels in the query string."""
+
+    chatbot = forms.ModelChoiceField(queryset=Chatbot.objects.none(), to_field_name="slug")
+    sample_percent = forms.DecimalField(
+        label="Sample (%)",
+        required=False,
+        min_value=0.01,
+        max_value=100,
+        decimal_places=2,
+        help_text="Leave empty to import every match; 10 takes a random tenth.",
+    )
+
+    def __init__(self, *args: Any, team: Team, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["chatbot"].queryset = team_objects(Chatbot, team)  # type: ignore[attr-defined]
+
+    @property
+    def sample_rate(self) -> float | None:
+        percent = self.cleaned_data.get("sample_percent")
+        return None if percent is None or percent >= 100 else float(percent) / 100
+
+
+class CopyForm(forms.Form):
+    target = forms.ModelChoiceField(queryset=Dataset.objects.none(), label="Into dataset")
+    row = IdListField()
+    all_rows = forms.BooleanField(required=False)
+
+    def __init__(self, *args: Any, source: Dataset, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        targets = Dataset.objects.for_team(source.team).filter(mode=source.mode)
+        self.fields["target"].queryset = targets.exclude(pk=source.pk)  # type: ignore[attr-defined]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not data.get("all_rows") and not data.get("row"):
+            raise forms.ValidationError("Tick the rows to copy, or copy all rows.")
+        return data
+
+
+class AddSessionsForm(forms.Form):
+    """The sessions list's "Add to dataset": picked sessions, or every session a filter matches."""
+
+    dataset = forms.ModelChoiceField(queryset=Dataset.objects.none())
+    chatbot = forms.ModelChoiceField(
+        queryset=Chatbot.objects.none(), to_field_name="slug", widget=forms.HiddenInput
+    )
+    filter = forms.CharField(required=False, widget=forms.HiddenInput)
+    session = IdListField()
+    all_matching = forms.BooleanField(required=False)
+    next = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, team: Team, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["dataset"].queryset = Dataset.objects.for_team(team)  # type: ignore[attr-defined]
+        self.fields["chatbot"].queryset = team_objects(Chatbot, team)  # type: ignore[attr-defined]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not data.get("all_matching") and not data.get("session") and not self.errors:
+            raise forms.ValidationError("Tick the sessions to add, or add all matching.")
+        return data

@@ -1,0 +1,457 @@
+"""Operations on datasets and their rows: create, edit, import, upload, copy."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import partial
+from typing import IO, Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from evalloop.api.errors import Conflict
+from evalloop.chat.models import Chatbot, Message, Role, Session
+from evalloop.datasets import csvio
+from evalloop.datasets.models import (
+    Dataset,
+    ImportJob,
+    JobStatus,
+    Mode,
+    Origin,
+    Row,
+)
+from evalloop.datasets.snapshots import (
+    Keep,
+    Tally,
+    existing_sources,
+    session_id_chunks,
+    snapshot_chunk,
+    snapshot_sessions,
+    source_key,
+)
+from evalloop.filters import Filter, Target, apply_filter, parse_filter
+from evalloop.notifications.services import Kind, notify
+from evalloop.teams.access import team_objects
+from evalloop.teams.models import Team, User
+from evalloop.teams.permissions import Action
+
+# Imports of more sources than this run as a background job with a progress bar.
+LARGE_IMPORT_SOURCES = 2_000
+# A running job whose heartbeat is older than this lost its worker and may be claimed again.
+STALE_JOB_MINUTES = 10
+COPY_CHUNK = 1_000
+
+ROW_FIELDS = (
+    "input",
+    "output",
+    "expected_output",
+    "history",
+    "context",
+    "participant_data",
+    "state",
+)
+# Validation of a row's content only: the foreign keys are set by the services themselves.
+_NOT_CONTENT = ["dataset", "source_session", "source_human_message", "source_ai_message"]
+
+
+# Datasets
+
+
+def _check_name_free(team: Team, name: str, *, exclude: int | None = None) -> None:
+    taken = Dataset.objects.for_team(team).filter(name=name).exclude(pk=exclude)
+    if taken.exists():
+        raise Conflict(f"name: a dataset named {name!r} already exists in this team.")
+
+
+def _clean_name(name: str) -> str:
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": "A dataset needs a name."})
+    if len(name) > 200:
+        raise ValidationError({"name": "At most 200 characters."})
+    return name
+
+
+@transaction.atomic
+def create_dataset(*, team: Team, name: str, mode: str, description: str = "") -> Dataset:
+    name = _clean_name(name)
+    if mode not in Mode.values:
+        raise ValidationError({"mode": f"Must be one of: {', '.join(Mode.values)}."})
+    _check_name_free(team, name)
+    return Dataset.objects.create(team=team, name=name, mode=mode, description=description)
+
+
+@transaction.atomic
+def update_dataset(
+    *, dataset: Dataset, name: str | None = None, description: str | None = None
+) -> Dataset:
+    """Rename or describe a dataset; its mode is fixed at creation."""
+    if name is not None:
+        dataset.name = _clean_name(name)
+        _check_name_free(dataset.team, dataset.name, exclude=dataset.pk)
+    if description is not None:
+        dataset.description = description
+    dataset.save(update_fields=["name", "description"])
+    return dataset
+
+
+@transaction.atomic
+def delete_dataset(*, dataset: Dataset) -> None:
+    if dataset.import_jobs.active().exists():
+        raise Conflict("An import into this dataset is still running; delete it when it ends.")
+    dataset.delete()
+
+
+# Rows by hand
+
+
+def _clean_row(row: Row) -> Row:
+    try:
+        row.clean_fields(exclude=_NOT_CONTENT)
+    except ValidationError as exc:
+        raise ValidationError(exc.message_dict) from None
+    return row
+
+
+def _unknown_fields(values: Mapping[str, Any]) -> None:
+    unknown = sorted(set(values) - set(ROW_FIELDS))
+    if unknown:
+        raise ValidationError(dict.fromkeys(unknown, "Not a row field."))
+
+
+@transaction.atomic
+def add_row(*, dataset: Dataset, values: Mapping[str, Any], origin: str = Origin.MANUAL) -> Row:
+    _unknown_fields(values)
+    row = _clean_row(Row(dataset=dataset, origin=origin, **values))
+    row.save()
+    return row
+
+
+@transaction.atomic
+def edit_row(*, row: Row, changes: Mapping[str, Any]) -> Row:
+    """Change a row's content; its provenance stays and it is marked edited."""
+    _unknown_fields(changes)
+    for name, value in changes.items():
+        setattr(row, name, value)
+    _clean_row(row)
+    row.edited_at = timezone.now()
+    row.save(update_fields=[*changes, "edited_at"])
+    return row
+
+
+@transaction.atomic
+def delete_row(*, row: Row) -> None:
+    row.delete()
+
+
+# Imports from traffic
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The sessions an import reads: picked by id, or what a filter matches on a chatbot."""
+
+    team: Team
+    session_ids: tuple[int, ...] | None = None
+    chatbot: Chatbot | None = None
+    filter: Filter | None = None
+    sample_rate: float | None = None
+
+    def sessions(self) -> Any:
+        found = team_objects(Session, self.team)
+        if self.session_ids is not None:
+            return found.filter(id__in=self.session_ids)
+        found = found.filter(chatbot=self.chatbot)
+        return apply_filter(found, self.filter, team=self.team) if self.filter else found
+
+    def to_params(self) -> dict[str, Any]:
+        if self.session_ids is not None:
+            return {"session_ids": list(self.session_ids)}
+        return {
+            "chatbot_id": self.chatbot.pk if self.chatbot else None,
+            "filter": self.filter.to_json() if self.filter else [],
+            "sample_rate": self.sample_rate,
+        }
+
+
+def select_sessions(*, team: Team, session_ids: Iterable[int]) -> Selection:
+    """A selection of picked sessions; every id must be a session of `team`."""
+    wanted = set(session_ids)
+    if not wanted:
+        raise ValidationError({"session_ids": "Pick at least one session."})
+    found = set(team_objects(Session, team).filter(id__in=wanted).values_list("id", flat=True))
+    missing = sorted(wanted - found)
+    if missing:
+        listed = ", ".join(str(i) for i in missing[:20])
+        raise ValidationError({"session_ids": f"No session with id {listed} in this team."})
+    return Selection(team=team, session_ids=tuple(sorted(wanted)))
+
+
+def select_matching(
+    *, team: Team, chatbot: Chatbot, filter: Filter | None, sample_rate: float | None = None
+) -> Selection:
+    """A selection of what `filter` matches on `chatbot`, optionally sampled (0 < rate <= 1)."""
+    if chatbot.team_id != team.pk:
+        raise ValidationError({"chatbot": "No such chatbot in this team."})
+    if sample_rate is not None and not 0 < sample_rate <= 1:
+        raise ValidationError({"sample_rate": "Must be more than 0 and at most 1."})
+    return Selection(team=team, chatbot=chatbot, filter=filter, sample_rate=sample_rate)
+
+
+@dataclass(frozen=True)
+class ImportCount:
+    sessions: int
+    sources: int  # rows it would add before skipping and sampling
+    sample_rate: float | None
+
+    @property
+    def expected(self) -> int:
+        return round(self.sources * (self.sample_rate or 1))
+
+    @property
+    def large(self) -> bool:
+        return self.sources > LARGE_IMPORT_SOURCES
+
+
+def count_import(*, dataset: Dataset, selection: Selection) -> ImportCount:
+    """How many sessions a selection covers, and how many rows they would make."""
+    sessions = selection.sessions()
+    count = sessions.count()
+    sources = count
+    if dataset.mode == Mode.MESSAGE:
+        sources = Message.objects.filter(session__in=sessions, role=Role.AI).count()
+    return ImportCount(sessions=count, sources=sources, sample_rate=selection.sample_rate)
+
+
+@dataclass(frozen=True)
+class ImportOutcome:
+    """Either the counts of an import done now, or the job doing it in the background."""
+
+    tally: Tally | None = None
+    job: ImportJob | None = None
+
+
+def _keep(sample_rate: float | None) -> Keep | None:
+    if sample_rate is None or sample_rate >= 1:
+        return None
+    draw = random.Random()
+    return lambda: draw.random() < sample_rate
+
+
+@transaction.atomic
+def import_sessions(
+    *, dataset: Dataset, selection: Selection, created_by: User | None = None
+) -> ImportOutcome:
+    """Add a row per source of the selection, skipping sources the dataset already holds.
+
+    Up to LARGE_IMPORT_SOURCES sources it happens now, in this transaction; beyond, a job
+    is created and its task enqueued once the job is committed.
+    """
+    count = count_import(dataset=dataset, selection=selection)
+    if count.large:
+        return ImportOutcome(job=_start_job(dataset, selection, count, created_by))
+    _lock(dataset)
+    tally = snapshot_sessions(
+        dataset=dataset,
+        sessions=selection.sessions(),
+        origin=Origin.IMPORT,
+        keep=_keep(selection.sample_rate),
+    )
+    return ImportOutcome(tally=tally)
+
+
+def _lock(dataset: Dataset) -> None:
+    # Imports into one dataset take turns, so two of them never add the same source twice.
+    Dataset.objects.select_for_update().filter(pk=dataset.pk).first()
+
+
+def _start_job(
+    dataset: Dataset, selection: Selection, count: ImportCount, created_by: User | None
+) -> ImportJob:
+    from evalloop.datasets import tasks  # tasks call back into this module
+
+    job = ImportJob.objects.create(
+        dataset=dataset, params=selection.to_params(), total=count.sessions, created_by=created_by
+    )
+    transaction.on_commit(partial(tasks.run_import.delay, job.pk))
+    return job
+
+
+def selection_from_params(team: Team, params: Mapping[str, Any]) -> Selection:
+    if "session_ids" in params:
+        return Selection(team=team, session_ids=tuple(params["session_ids"]))
+    chatbot = team_objects(Chatbot, team).get(pk=params["chatbot_id"])
+    flt = parse_filter(params.get("filter") or [], target=Target.SESSION)
+    return Selection(team=team, chatbot=chatbot, filter=flt, sample_rate=params.get("sample_rate"))
+
+
+def claim_job(*, job_id: int) -> ImportJob | None:
+    """Mark a waiting (or abandoned) job running and answer it; None if another has it."""
+    now = timezone.now()
+    stale = now - timedelta(minutes=STALE_JOB_MINUTES)
+    # A conditional UPDATE is the claim: of two deliveries of the same task only one wins.
+    claimable = ImportJob.objects.filter(
+        pk=job_id, status__in=[JobStatus.PENDING, JobStatus.RUNNING]
+    )
+    claimable = claimable.exclude(status=JobStatus.RUNNING, updated_at__gte=stale)
+    if not claimable.update(status=JobStatus.RUNNING, processed=0, updated_at=now):
+        return None
+    return ImportJob.objects.select_related("dataset__team").get(pk=job_id)
+
+
+def run_import_job(*, job_id: int) -> ImportJob | None:
+    """Do a claimed job chunk by chunk; each chunk commits with its progress."""
+    job = claim_job(job_id=job_id)
+    if job is None:
+        return None
+    try:
+        _run_chunks(job)
+    except Exception as exc:
+        _finish_job(job, status=JobStatus.FAILED, error=f"{type(exc).__name__}: {exc}")
+        raise
+    _finish_job(job, status=JobStatus.DONE)
+    return job
+
+
+def _run_chunks(job: ImportJob) -> None:
+    dataset = job.dataset
+    selection = selection_from_params(dataset.team, job.params)
+    keep = _keep(selection.sample_rate)
+    for ids in session_id_chunks(selection.sessions()):
+        with transaction.atomic():
+            _lock(dataset)
+            tally = snapshot_chunk(
+                dataset=dataset, session_ids=ids, origin=Origin.IMPORT, keep=keep
+            )
+            _record_progress(job, tally)
+
+
+def _record_progress(job: ImportJob, tally: Tally) -> None:
+    ImportJob.objects.filter(pk=job.pk).update(
+        processed=F("processed") + tally.sessions,
+        rows_added=F("rows_added") + tally.added,
+        skipped=F("skipped") + tally.skipped,
+        sampled_out=F("sampled_out") + tally.sampled_out,
+        updated_at=timezone.now(),
+    )
+
+
+@transaction.atomic
+def _finish_job(job: ImportJob, *, status: str, error: str = "") -> None:
+    now = timezone.now()
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=status, error=error[:2000], finished_at=now, updated_at=now
+    )
+    job.refresh_from_db()
+    notify(
+        team=job.dataset.team,
+        action=Action.EDIT,
+        kind=Kind.IMPORT_FINISHED,
+        title=_job_title(job),
+        body=error,
+        url=f"/datasets/{job.dataset_id}/",
+    )
+
+
+def _job_title(job: ImportJob) -> str:
+    if job.status == JobStatus.FAILED:
+        return f"Import into {job.dataset.name} failed after {job.rows_added} rows."
+    return (
+        f"Import into {job.dataset.name} finished: {job.rows_added} rows added, "
+        f"{job.skipped} already there."
+    )
+
+
+# CSV
+
+
+@transaction.atomic
+def upload_csv(*, dataset: Dataset, file: IO[bytes]) -> csvio.Written:
+    """Add (and, for rows with an id, update) rows from a CSV, all or nothing.
+
+    The whole file is validated first; any invalid row raises `csvio.CsvInvalid` with a
+    per-row report, and nothing is written.
+    """
+    plan = csvio.validate(file, dataset=dataset)
+    _lock(dataset)
+    return csvio.write(file, dataset=dataset, plan=plan)
+
+
+# Copies
+
+
+def _copy_of(row: Row, target: Dataset) -> Row:
+    return Row(
+        dataset=target,
+        origin=Origin.COPY,
+        source_session_id=row.source_session_id,
+        source_human_message_id=row.source_human_message_id,
+        source_ai_message_id=row.source_ai_message_id,
+        **{name: getattr(row, name) for name in ROW_FIELDS},
+    )
+
+
+def _check_copy(source: Dataset, target: Dataset, row_ids: list[int] | None) -> None:
+    if target.pk == source.pk:
+        raise ValidationError({"target": "Pick another dataset than the source."})
+    if target.team_id != source.team_id:
+        raise ValidationError({"target": "No such dataset in this team."})
+    if target.mode != source.mode:
+        raise ValidationError({"target": f"Rows copy only into a {source.mode}-mode dataset."})
+    if row_ids is not None:
+        missing = set(row_ids) - set(
+            source.rows.filter(pk__in=row_ids).values_list("pk", flat=True)
+        )
+        if missing or not row_ids:
+            listed = ", ".join(str(i) for i in sorted(missing)[:20]) or "none given"
+            raise ValidationError({"row_ids": f"Not rows of this dataset: {listed}."})
+
+
+@transaction.atomic
+def copy_rows(*, source: Dataset, target: Dataset, row_ids: list[int] | None = None) -> Tally:
+    """Copy rows (all, or the given ones) into a dataset of the same mode.
+
+    Rows whose source the target already holds are skipped; rows without a source
+    (added by hand or by CSV) are always copied.
+    """
+    _check_copy(source, target, row_ids)
+    _lock(target)
+    rows = source.rows.all() if row_ids is None else source.rows.filter(pk__in=row_ids)
+    tally = Tally()
+    for chunk in _row_chunks(rows):
+        tally += _copy_chunk(chunk, target)
+    return tally
+
+
+def _row_chunks(rows: Any) -> Iterable[list[Row]]:
+    last = 0
+    while True:
+        chunk = list(rows.filter(pk__gt=last).order_by("pk")[:COPY_CHUNK])
+        if not chunk:
+            return
+        yield chunk
+        last = chunk[-1].pk
+
+
+def _copy_chunk(chunk: list[Row], target: Dataset) -> Tally:
+    sessions = {row.source_session_id for row in chunk if row.source_session_id}
+    present = existing_sources(target, sessions)
+    copies = []
+    for row in chunk:
+        key = source_key(
+            target.mode,
+            row.source_session_id,
+            row.source_human_message_id,
+            row.source_ai_message_id,
+        )
+        if key is None or key not in present:
+            copies.append(_copy_of(row, target))
+            if key is not None:
+                present.add(key)
+    Row.objects.bulk_create(copies, batch_size=COPY_CHUNK)
+    return Tally(added=len(copies), skipped=len(chunk) - len(copies))

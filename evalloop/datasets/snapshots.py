@@ -1,0 +1,302 @@
+"""Turn traffic into dataset rows, streaming.
+
+Sessions are read a chunk at a time (keyset pages of ids), each chunk with a handful of
+flat `values_list` queries, and rows go in with bulk inserts, so memory depends on the chunk
+size and never on how many sessions an import covers.
+
+Message mode makes one row per AI reply: `input` is the human turn right before it (system
+messages in between are passed over; a reply with no human turn before it, e.g. a bot's
+greeting, has an empty input), `history` is every earlier turn except that input. Session
+mode makes one row per session with the whole transcript as `history`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, fields
+from datetime import datetime
+from itertools import groupby
+from operator import itemgetter
+from typing import Any, NamedTuple
+
+from django.db.models import QuerySet
+
+from evalloop.chat.models import Message, MessageTag, Role, Session, SessionTag
+from evalloop.datasets.models import Dataset, Mode, Row
+
+SESSIONS_PER_CHUNK = 500
+INSERT_BATCH = 1000
+
+SourceKey = int | tuple[int | None, int]
+Keep = Callable[[], bool]
+
+
+@dataclass
+class Tally:
+    """What an import did: sessions read, rows added, sources skipped or sampled out."""
+
+    sessions: int = 0
+    added: int = 0
+    skipped: int = 0
+    sampled_out: int = 0
+
+    def __iadd__(self, other: Tally) -> Tally:
+        for field in fields(self):
+            setattr(self, field.name, getattr(self, field.name) + getattr(other, field.name))
+        return self
+
+
+class Facts(NamedTuple):
+    """What a row needs to know about its session."""
+
+    id: int
+    external_id: str
+    participant: str
+    channel: str
+    version: str
+    state: dict[str, Any]
+    participant_data: dict[str, Any]
+    created_at: datetime
+    last_message_at: datetime | None
+    ended_at: datetime | None
+    chatbot: str
+
+
+class Msg(NamedTuple):
+    id: int
+    session_id: int
+    role: str
+    content: str
+    created_at: datetime
+    metadata: dict[str, Any]
+
+
+def session_id_chunks(sessions: QuerySet[Session], size: int | None = None) -> Iterator[list[int]]:
+    """Answer the ids of `sessions` in ascending pages (keyset: no long-lived cursor)."""
+    size = size or SESSIONS_PER_CHUNK
+    last = 0
+    while True:
+        ids = list(sessions.filter(id__gt=last).order_by("id").values_list("id", flat=True)[:size])
+        if not ids:
+            return
+        yield ids
+        last = ids[-1]
+
+
+def source_key(
+    mode: str, session_id: int | None, human_id: int | None, ai_id: int | None
+) -> SourceKey | None:
+    """The identity of a row's source: its session, or in message mode its message pair."""
+    if mode == Mode.SESSION:
+        return session_id
+    return (human_id, ai_id) if ai_id is not None else None
+
+
+def existing_sources(dataset: Dataset, session_ids: Iterable[int]) -> set[SourceKey]:
+    """The source keys among `session_ids` that `dataset` already holds."""
+    rows = dataset.rows.filter(source_session_id__in=list(session_ids))
+    if dataset.mode == Mode.SESSION:
+        return set(rows.values_list("source_session_id", flat=True))
+    return set(rows.values_list("source_human_message_id", "source_ai_message_id"))
+
+
+def snapshot_sessions(
+    *,
+    dataset: Dataset,
+    sessions: QuerySet[Session],
+    origin: str,
+    keep: Keep | None = None,
+    on_chunk: Callable[[Tally], None] | None = None,
+) -> Tally:
+    """Append a row per source of `sessions` to `dataset`, skipping sources it already holds."""
+    tally = Tally()
+    for ids in session_id_chunks(sessions):
+        chunk = snapshot_chunk(dataset=dataset, session_ids=ids, origin=origin, keep=keep)
+        tally += chunk
+        if on_chunk is not None:
+            on_chunk(chunk)
+    return tally
+
+
+def snapshot_chunk(
+    *, dataset: Dataset, session_ids: list[int], origin: str, keep: Keep | None = None
+) -> Tally:
+    """Build and insert the rows of one chunk of sessions."""
+    build = build_session_rows if dataset.mode == Mode.SESSION else build_message_rows
+    candidates = build(dataset=dataset, session_ids=session_ids, origin=origin)
+    present = existing_sources(dataset, session_ids)
+    fresh = [row for row in candidates if _key(dataset.mode, row) not in present]
+    kept = [row for row in fresh if keep is None or keep()]
+    Row.objects.bulk_create(kept, batch_size=INSERT_BATCH)
+    return Tally(
+        sessions=len(session_ids),
+        added=len(kept),
+        skipped=len(candidates) - len(fresh),
+        sampled_out=len(fresh) - len(kept),
+    )
+
+
+def _key(mode: str, row: Row) -> SourceKey | None:
+    return source_key(
+        mode, row.source_session_id, row.source_human_message_id, row.source_ai_message_id
+    )
+
+
+# Reading one chunk of traffic
+
+
+def session_facts(session_ids: list[int]) -> dict[int, Facts]:
+    columns = [f for f in Facts._fields if f != "chatbot"] + ["chatbot__slug"]
+    found = Session.objects.filter(id__in=session_ids).values_list(*columns)
+    return {values[0]: Facts(*values) for values in found}
+
+
+def session_messages(session_ids: list[int]) -> Iterator[tuple[int, list[Msg]]]:
+    """Each session's messages in conversation order, session by session."""
+    found = (
+        Message.objects.filter(session_id__in=session_ids)
+        .order_by("session_id", "created_at", "id")
+        .values_list(*Msg._fields)
+    )
+    for session_id, group in groupby((Msg(*values) for values in found), key=itemgetter(1)):
+        yield session_id, list(group)
+
+
+def session_tags(session_ids: list[int]) -> dict[int, list[str]]:
+    tags: dict[int, list[str]] = defaultdict(list)
+    links = SessionTag.objects.filter(session_id__in=session_ids)
+    for session_id, name in links.values_list("session_id", "tag__name").order_by("tag__name"):
+        tags[session_id].append(name)
+    return tags
+
+
+def message_tags(session_ids: list[int]) -> dict[int, list[str]]:
+    tags: dict[int, list[str]] = defaultdict(list)
+    links = MessageTag.objects.filter(message__session_id__in=session_ids)
+    for message_id, name in links.values_list("message_id", "tag__name").order_by("tag__name"):
+        tags[message_id].append(name)
+    return tags
+
+
+def turn(message: Msg) -> dict[str, str]:
+    return {
+        "role": message.role,
+        "content": message.content,
+        "created_at": message.created_at.isoformat(),
+    }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def session_context(facts: Facts, tags: list[str]) -> dict[str, Any]:
+    return {
+        "tags": tags,
+        "chatbot": facts.chatbot,
+        "session": facts.external_id,
+        "participant": facts.participant,
+        "channel": facts.channel,
+        "version": facts.version,
+        "created_at": _iso(facts.created_at),
+        "last_message_at": _iso(facts.last_message_at),
+        "ended_at": _iso(facts.ended_at),
+    }
+
+
+# Session mode
+
+
+def build_session_rows(*, dataset: Dataset, session_ids: list[int], origin: str) -> list[Row]:
+    facts = session_facts(session_ids)
+    tags = session_tags(session_ids)
+    transcripts = dict(session_messages(session_ids))
+    return [
+        _session_row(dataset, origin, facts[sid], transcripts.get(sid, []), tags.get(sid, []))
+        for sid in session_ids
+        if sid in facts
+    ]
+
+
+def _session_row(
+    dataset: Dataset, origin: str, facts: Facts, messages: list[Msg], tags: list[str]
+) -> Row:
+    return Row(
+        dataset=dataset,
+        history=[turn(message) for message in messages],
+        context=session_context(facts, tags),
+        participant_data=facts.participant_data,
+        state=facts.state,
+        origin=origin,
+        source_session_id=facts.id,
+    )
+
+
+# Message mode
+
+
+def build_message_rows(*, dataset: Dataset, session_ids: list[int], origin: str) -> list[Row]:
+    facts = session_facts(session_ids)
+    tags = message_tags(session_ids)
+    stags = session_tags(session_ids)
+    rows: list[Row] = []
+    for session_id, messages in session_messages(session_ids):
+        context = session_context(facts[session_id], stags.get(session_id, []))
+        rows.extend(
+            _reply_row(dataset, origin, facts[session_id], messages, index, context, tags)
+            for index, message in enumerate(messages)
+            if message.role == Role.AI
+        )
+    return rows
+
+
+def human_before(messages: list[Msg], index: int) -> int | None:
+    """The index of the human turn the reply at `index` answers, passing over system turns."""
+    for earlier in range(index - 1, -1, -1):
+        role = messages[earlier].role
+        if role != Role.SYSTEM:
+            return earlier if role == Role.HUMAN else None
+    return None
+
+
+def _reply_row(
+    dataset: Dataset,
+    origin: str,
+    facts: Facts,
+    messages: list[Msg],
+    index: int,
+    session: dict[str, Any],
+    tags: dict[int, list[str]],
+) -> Row:
+    reply = messages[index]
+    asked = human_before(messages, index)
+    human = messages[asked] if asked is not None else None
+    return Row(
+        dataset=dataset,
+        input=human.content if human else "",
+        output=reply.content,
+        history=[turn(m) for i, m in enumerate(messages[:index]) if i != asked],
+        context=reply_context(session, human, reply, tags),
+        participant_data=facts.participant_data,
+        state=facts.state,
+        origin=origin,
+        source_session_id=facts.id,
+        source_human_message_id=human.id if human else None,
+        source_ai_message_id=reply.id,
+    )
+
+
+def reply_context(
+    session: dict[str, Any], human: Msg | None, reply: Msg, tags: dict[int, list[str]]
+) -> dict[str, Any]:
+    asked_tags = tags.get(human.id, []) if human else []
+    return {
+        **session,
+        "session_tags": session["tags"],
+        "tags": sorted({*asked_tags, *tags.get(reply.id, [])}),
+        "time": reply.created_at.isoformat(),
+        "input_time": human.created_at.isoformat() if human else None,
+        "metadata": reply.metadata,
+        "input_metadata": human.metadata if human else {},
+    }
