@@ -19,3 +19,15 @@ app.conf.beat_schedule = {
         "schedule": timedelta(hours=6),
     },
 }
+
+
+def worker_options(*, embedded_broker: bool) -> list[str]:
+    """Answer the `celery worker` options the broker needs."""
+    if not embedded_broker:
+        return []
+    # The file-system broker keeps exchange bindings in files that outlive their consumers.
+    # Mingle and gossip need every worker to hear every other (Celery skips them on this
+    # transport anyway; saying so keeps it true if that changes), and heartbeats only feed
+    # gossip and monitors, whose leftover bindings would collect unread files forever.
+    # Remote control works here (`celery inspect ping`), so it stays on.
+    return ["--without-mingle", "--without-gossip", "--without-heartbeat"]

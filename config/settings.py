@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import zoneinfo
 from pathlib import Path
 
-import dj_database_url
-from django.core.exceptions import ImproperlyConfigured
-
+from evalloop.lib import fsbroker
 from evalloop.lib.env import Env, secret_key
 
 env = Env()
@@ -76,30 +73,7 @@ TEMPLATES = [
 ]
 
 
-def _database(url: str | None) -> dict[str, object]:
-    if url is None:
-        return {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": DATA_DIR / "db.sqlite3",
-            "OPTIONS": {
-                # WAL lets the web server read while a worker writes; IMMEDIATE takes the
-                # write lock up front so two writers queue on busy_timeout instead of
-                # failing with "database is locked" on lock upgrade.
-                "init_command": "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL",
-                "transaction_mode": "IMMEDIATE",
-                "timeout": 20,
-            },
-        }
-    try:
-        config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
-    except ValueError as exc:
-        raise ImproperlyConfigured(f"DATABASE_URL is malformed: {exc}") from None
-    if config.get("ENGINE") not in {"django.db.backends.postgresql", "django.db.backends.sqlite3"}:
-        raise ImproperlyConfigured("DATABASE_URL must be a postgres:// or sqlite:// URL.")
-    return dict(config)
-
-
-DATABASES = {"default": _database(env.string("DATABASE_URL"))}
+DATABASES = {"default": env.database("DATABASE_URL", sqlite_path=DATA_DIR / "db.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "teams.User"
@@ -114,7 +88,7 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = env.choice("TIME_ZONE", "UTC", tuple(sorted(zoneinfo.available_timezones())))
+TIME_ZONE = env.time_zone("TIME_ZONE", "UTC")
 USE_I18N = False
 USE_TZ = True
 
@@ -126,8 +100,9 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 MEDIA_ROOT = DATA_DIR / "uploads"
-# Without collectstatic (local runs), WhiteNoise serves straight from the finders.
-WHITENOISE_USE_FINDERS = True
+# In DEBUG WhiteNoise serves straight from the source folders; otherwise from STATIC_ROOT,
+# which `evalloop up` and `evalloop web` fill with collectstatic.
+WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG
 
 # Large enough for a 1,000-session traffic batch; bigger bodies answer 413.
@@ -138,8 +113,9 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
 
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = not DEBUG
-CSRF_COOKIE_SECURE = not DEBUG
+# Cookies that travel only over HTTPS; turn off to serve a non-DEBUG site over plain HTTP.
+SESSION_COOKIE_SECURE = env.boolean("EVALLOOP_SECURE_COOKIES", not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
 
 # django-waffle: flags are per team (evalloop.teams.models.Flag).
@@ -148,22 +124,15 @@ WAFFLE_CREATE_MISSING_FLAGS = False
 WAFFLE_FLAG_DEFAULT = False
 EVALLOOP_AUTO_POPULATE_DEFAULT = env.boolean("EVALLOOP_AUTO_POPULATE_DEFAULT", True)
 
-# Celery: Redis when CELERY_BROKER_URL is set, otherwise an embedded file-system broker
-# in the data dir, which serves every process on this one machine.
-BROKER_DIR = DATA_DIR / "broker"
-CELERY_BROKER_URL: str = env.string("CELERY_BROKER_URL") or "filesystem://"
-if CELERY_BROKER_URL == "filesystem://":
-    for sub in ("queue", "processed", "control"):
-        (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(BROKER_DIR / "queue"),
-        "data_folder_out": str(BROKER_DIR / "queue"),
-        "processed_folder": str(BROKER_DIR / "processed"),
-        "control_folder": str(BROKER_DIR / "control"),
-        "store_processed": False,
-    }
-elif not CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
-    raise ImproperlyConfigured("CELERY_BROKER_URL must be a redis:// URL (or unset).")
+# Celery: Redis when CELERY_BROKER_URL is set, otherwise an embedded file-system broker in
+# the data dir, which serves every process on this one machine (config/celery.py says which
+# worker features it does without).
+_REDIS_URL = env.broker_url("CELERY_BROKER_URL")
+EVALLOOP_EMBEDDED_BROKER = _REDIS_URL is None
+CELERY_BROKER_URL = _REDIS_URL or "filesystem://localhost/"
+if EVALLOOP_EMBEDDED_BROKER:
+    CELERY_BROKER_TRANSPORT = "evalloop.lib.fsbroker:Transport"
+    CELERY_BROKER_TRANSPORT_OPTIONS = fsbroker.options(DATA_DIR / "broker")
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -175,14 +144,12 @@ CELERY_TIMEZONE = TIME_ZONE
 EVALLOOP_TICK_SECONDS = env.integer("EVALLOOP_TICK_SECONDS", 30, minimum=1)
 EVALLOOP_COORDINATOR_SECONDS = env.integer("EVALLOOP_COORDINATOR_SECONDS", 5, minimum=1)
 
+LOG_LEVEL = env.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {
-        "handlers": ["console"],
-        "level": env.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
-    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import os
+import zoneinfo
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
+import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-# Every variable read through this module, so a test can check each one is documented.
+# Every variable read from the process environment, so a test can check each one is documented.
 READ: set[str] = set()
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
+_DATABASE_ENGINES = {"django.db.backends.postgresql", "django.db.backends.sqlite3"}
 
 
 class Env:
@@ -20,9 +25,11 @@ class Env:
 
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         self.environ = os.environ if environ is None else environ
+        # Only the real environment is recorded: a test's own mapping must not count as read.
+        self.read = READ if environ is None else set()
 
     def _raw(self, name: str) -> str | None:
-        READ.add(name)
+        self.read.add(name)
         value = self.environ.get(name)
         if value is None or value.strip() == "":
             return None
@@ -62,6 +69,14 @@ class Env:
             raise ImproperlyConfigured(f"{name}={raw!r} must be one of: {', '.join(choices)}.")
         return raw
 
+    def time_zone(self, name: str, default: str) -> str:
+        raw = self._raw(name)
+        if raw is None:
+            return default
+        if raw not in zoneinfo.available_timezones():
+            raise ImproperlyConfigured(f"{name}={raw!r} is not a time zone (e.g. Europe/Paris).")
+        return raw
+
     def csv_list(self, name: str, default: list[str]) -> list[str]:
         raw = self._raw(name)
         if raw is None:
@@ -71,6 +86,57 @@ class Env:
     def path(self, name: str, default: str) -> Path:
         raw = self._raw(name)
         return Path(raw if raw is not None else default).expanduser().resolve()
+
+    def database(self, name: str, *, sqlite_path: Path) -> dict[str, Any]:
+        """Answer Django's settings for the database at URL `name`, or SQLite at `sqlite_path`."""
+        raw = self._raw(name)
+        if raw is None:
+            return sqlite_database(sqlite_path)
+        try:
+            config = dict(dj_database_url.parse(raw, conn_max_age=60, conn_health_checks=True))
+        except ValueError as exc:
+            raise ImproperlyConfigured(f"{name} is malformed: {exc}") from None
+        if config.get("ENGINE") not in _DATABASE_ENGINES:
+            raise ImproperlyConfigured(f"{name} must be a postgres:// or sqlite:// URL.")
+        if not config.get("NAME"):
+            raise ImproperlyConfigured(f"{name} names no database (add /<name> to the URL).")
+        if config["ENGINE"] == "django.db.backends.sqlite3":
+            return sqlite_database(Path(str(config["NAME"])))
+        return config
+
+    def broker_url(self, name: str) -> str | None:
+        """Answer a Redis URL, or None for the embedded file-system broker."""
+        raw = self._raw(name)
+        if raw is None or raw == "filesystem://":
+            return None
+        parts = urlsplit(raw)
+        if parts.scheme not in {"redis", "rediss"}:
+            raise ImproperlyConfigured(f"{name} must be a redis:// or rediss:// URL (or unset).")
+        try:
+            host, _port = parts.hostname, parts.port  # urlsplit checks the port when asked
+        except ValueError:
+            raise ImproperlyConfigured(f"{name} has a malformed port.") from None
+        if not host:
+            raise ImproperlyConfigured(f"{name} names no host.")
+        db = parts.path.strip("/")
+        if db and not db.isdigit():
+            raise ImproperlyConfigured(f"{name}: the path must be a database number, e.g. /0.")
+        return raw
+
+
+def sqlite_database(path: Path) -> dict[str, Any]:
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": path,
+        "OPTIONS": {
+            # WAL lets the web server read while a worker writes; IMMEDIATE takes the
+            # write lock up front so two writers queue on the timeout instead of
+            # failing with "database is locked" on lock upgrade.
+            "init_command": "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+        },
+    }
 
 
 def secret_key(*, configured: str | None, debug: bool, data_dir: Path) -> str:
@@ -84,6 +150,14 @@ def secret_key(*, configured: str | None, debug: bool, data_dir: Path) -> str:
     path = data_dir / "secret_key"
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
-        path.write_text(get_random_secret_key())
-        path.chmod(0o600)
+        draft = data_dir / f".secret_key.{os.getpid()}"
+        with os.fdopen(os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+            f.write(get_random_secret_key())
+        try:
+            # Linking is atomic: when processes start together, the first key wins whole.
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
     return path.read_text().strip()

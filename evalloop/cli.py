@@ -1,0 +1,237 @@
+"""The `evalloop` command: run the service, and administer it from a shell.
+
+Thin on purpose: each command parses its options, brings the database up to date, and calls
+a service. Models and services are imported inside the commands because Django is set up
+only once a command runs, so that a bad setting is one clear line, never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import click
+
+from evalloop.teams.permissions import Role
+
+
+class ConfigurationError(click.ClickException):
+    exit_code = 2
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """evalloop: continuous evaluation of chatbot conversations.
+
+    Every command first brings the database up to date, so any of them works on a fresh
+    data dir. Settings come from the environment (see docs/settings.md).
+    """
+
+
+def _prepare(*, static: bool = False) -> None:
+    """Set Django up and migrate; with `static`, also collect static files when DEBUG is off."""
+    import django
+    from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
+    from django.core.management import call_command
+    from django.db import DatabaseError
+
+    from evalloop.lib.migrate import migrate
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    try:
+        django.setup()
+        migrate()
+    except ImproperlyConfigured as exc:
+        raise ConfigurationError(str(exc)) from None
+    except DatabaseError as exc:
+        raise click.ClickException(f"cannot use the database: {_first_line(exc)}") from None
+    if static and not settings.DEBUG:
+        call_command("collectstatic", interactive=False, verbosity=0)
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+@contextmanager
+def _reported() -> Iterator[None]:
+    """Turn a service's ValidationError into a one-line error (exit code 1)."""
+    from django.core.exceptions import ValidationError
+
+    try:
+        yield
+    except ValidationError as exc:
+        if hasattr(exc, "error_dict"):
+            parts = [f"{field}: {' '.join(errors)}" for field, errors in exc.message_dict.items()]
+        else:
+            parts = list(exc.messages)
+        raise click.ClickException(" ".join(parts)) from None
+
+
+def _exec(argv: Sequence[str]) -> None:
+    """Become `argv`, so that signals reach the server itself."""
+    from django.db import connections
+
+    connections.close_all()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(argv[0], list(argv))
+
+
+def _ensure_free(host: str, port: int) -> None:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}.") from None
+
+
+# -- running ----------------------------------------------------------------------------------
+
+HOST = click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+PORT = click.option("--port", default=8000, type=click.IntRange(1, 65535), show_default=True)
+
+
+@main.command()
+@HOST
+@PORT
+def up(host: str, port: int) -> None:
+    """Run the web server, a worker and the beat scheduler on this machine."""
+    _prepare(static=True)
+    from evalloop.lib import processes
+    from evalloop.lib.supervisor import Supervisor
+    from evalloop.teams.models import User
+
+    _ensure_free(host, port)
+    commands = {
+        "web": processes.web(host=host, port=port),
+        "worker": processes.worker(),
+        "beat": processes.beat(),
+    }
+    click.echo(f"evalloop: serving http://{host}:{port}/ with a worker and beat; Ctrl-C stops.")
+    if not User.objects.exists():
+        click.echo("evalloop: no users yet; create one with `evalloop createuser`.")
+    sys.exit(Supervisor(commands).run())
+
+
+@main.command()
+@HOST
+@PORT
+@click.option("--workers", default=2, type=click.IntRange(min=1), show_default=True)
+@click.option("--threads", default=8, type=click.IntRange(min=1), show_default=True)
+def web(host: str, port: int, workers: int, threads: int) -> None:
+    """Run only the web server (gunicorn)."""
+    from evalloop.lib import processes
+
+    _prepare(static=True)
+    _exec(processes.web(host=host, port=port, workers=workers, threads=threads))
+
+
+@main.command()
+@click.option("--concurrency", type=click.IntRange(min=1), help="Tasks at once [default: CPUs].")
+def worker(concurrency: int | None) -> None:
+    """Run only a Celery worker; start as many as the load needs."""
+    from evalloop.lib import processes
+
+    _prepare()
+    _exec(processes.worker(concurrency=concurrency))
+
+
+@main.command()
+def beat() -> None:
+    """Run only the beat scheduler; exactly one per installation."""
+    from evalloop.lib import processes
+
+    _prepare()
+    _exec(processes.beat())
+
+
+# -- administration ---------------------------------------------------------------------------
+
+
+def _email(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    try:
+        validate_email(value.strip())
+    except ValidationError:
+        raise click.BadParameter(f"{value!r} is not an e-mail address.") from None
+    return value.strip().lower()
+
+
+@main.command()
+@click.option("--email", required=True, callback=_email)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--name", default="", help="How the user is shown.")
+def createuser(email: str, password: str, name: str) -> None:
+    """Create a user who logs in with an e-mail address and password."""
+    _prepare()
+    from evalloop.teams import services
+
+    with _reported():
+        user = services.create_user(email=email, password=password, name=name)
+    click.echo(f"Created user {user.email}.")
+
+
+@main.command()
+@click.option("--slug", required=True, help="Short name used in URLs and here, e.g. support.")
+@click.option("--name", required=True)
+@click.option("--owner", "owner_email", required=True, metavar="EMAIL", callback=_email)
+def createteam(slug: str, name: str, owner_email: str) -> None:
+    """Create a team owned by an existing user."""
+    _prepare()
+    from evalloop.teams import services
+    from evalloop.teams.models import Team, User
+
+    owner = User.objects.filter(email=owner_email).first()
+    if owner is None:
+        raise click.ClickException(f"no user has the e-mail address {owner_email}.")
+    with _reported():
+        Team(slug=slug, name=name).full_clean(validate_unique=False)
+        team = services.create_team(slug=slug, name=name, owner=owner)
+    click.echo(f"Created team {team.name} ({team.slug}), owned by {owner.email}.")
+
+
+@main.group()
+def apikey() -> None:
+    """Manage a team's API keys."""
+
+
+# An API key acts for its team; it never owns it.
+KEY_ROLES = [role.value for role in Role if role != Role.OWNER]
+
+
+@apikey.command("create")
+@click.option("--team", "team_slug", required=True, metavar="SLUG")
+@click.option("--name", required=True, help="What the key is for, e.g. support-bot.")
+@click.option("--role", type=click.Choice(KEY_ROLES), default=Role.EDITOR.value, show_default=True)
+def apikey_create(team_slug: str, name: str, role: str) -> None:
+    """Create an API key and print it, alone on the last line; it is shown only once."""
+    _prepare()
+    from evalloop.teams import services
+    from evalloop.teams.models import ApiKey, Team
+
+    team = Team.objects.filter(slug=team_slug).first()
+    if team is None:
+        raise click.ClickException(f"no team has the slug {team_slug!r}.")
+    with _reported():
+        ApiKey(team=team, name=name, role=role).clean_fields(exclude=["prefix", "digest"])
+        issued = services.create_api_key(team=team, name=name, role=role)
+    click.echo(f"Created API key {name!r} ({role}) for {team.name}; it is not shown again:")
+    click.echo(issued.plaintext)
+
+
+# `evalloop demo` (up, plus a demo team sending simulated traffic) and `evalloop tick` (one
+# auto-population tick, printing its summary) join here, each calling its own service, when
+# the auto-population and demo services exist.
+
+
+if __name__ == "__main__":
+    main()
