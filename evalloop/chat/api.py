@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest
-from ninja import Router
+from ninja import Router, Status
 from ninja.errors import ValidationError
 from ninja.pagination import paginate
 from pydantic import BaseModel
@@ -26,7 +25,7 @@ from evalloop.chat.schemas import (
     TrafficBatch,
     TrafficSummaryOut,
 )
-from evalloop.filters import FilterError, Target, apply_filter, parse_filter
+from evalloop.filters import Filter, FilterError, Target, apply_filter, parse_filter
 from evalloop.teams.access import get_for_team_or_404, team_objects
 from evalloop.teams.models import Team
 from evalloop.teams.permissions import Action
@@ -52,9 +51,9 @@ def inline_schema(model: type[BaseModel]) -> dict[str, Any]:
 
 
 @router.post("/chatbots", response={201: ChatbotOut}, summary="Create a chatbot")
-def create_chatbot(request: HttpRequest, body: ChatbotIn) -> tuple[int, Chatbot]:
+def create_chatbot(request: HttpRequest, body: ChatbotIn) -> Status[Chatbot]:
     team = api_team(request, Action.EDIT)
-    return 201, services.create_chatbot(team=team, slug=body.slug, name=body.name)
+    return Status(201, services.create_chatbot(team=team, slug=body.slug, name=body.name))
 
 
 @router.get("/chatbots", response=list[ChatbotOut], summary="List chatbots")
@@ -100,24 +99,11 @@ def _session(request: HttpRequest, action: Action, slug: str, external_id: str) 
     return get_for_team_or_404(_sessions(team), team, chatbot__slug=slug, external_id=external_id)
 
 
-def _filter(raw: str | None) -> Any:
+def _filter(raw: str | None) -> Filter:
     try:
-        return parse_filter(json.loads(raw or "[]"), target=Target.SESSION)
-    except json.JSONDecodeError as exc:
-        raise ValidationError([{"loc": ["query", "filter"], "msg": f"Not JSON: {exc}"}]) from None
+        return parse_filter(raw or "[]", target=Target.SESSION)
     except FilterError as exc:
-        raise ValidationError(filter_errors(exc)) from None
-
-
-def filter_errors(exc: FilterError) -> list[dict[str, Any]]:
-    """Answer a FilterError as API error items whose place names the clause."""
-    return [
-        {
-            "loc": ["query", "filter", *(p for p in (e["index"], e["field"]) if p is not None)],
-            "msg": e["message"],
-        }
-        for e in exc.errors
-    ] or [{"loc": ["query", "filter"], "msg": str(exc)}]
+        raise ValidationError(exc.detail()) from None
 
 
 @router.get(

@@ -1,0 +1,136 @@
+"""POST /api/v1/traffic: batch ingestion over HTTP."""
+
+import json
+
+import pytest
+from django.test import Client, override_settings
+
+from evalloop.chat.models import Message, Session
+from evalloop.chat.tests.factories import ChatbotFactory
+from evalloop.teams import services as team_services
+from evalloop.teams.permissions import Role
+
+BATCH = {
+    "sessions": [
+        {
+            "chatbot": "support",
+            "external_id": "s-1",
+            "participant": "p-9",
+            "tags": ["vip"],
+            "messages": [
+                {"external_id": "m-1", "role": "human", "content": "hi"},
+                {"external_id": "m-2", "role": "ai", "content": "hello"},
+            ],
+        }
+    ]
+}
+
+
+@pytest.fixture
+def chatbot(cast):
+    return ChatbotFactory(team=cast.team, slug="support")
+
+
+def test_it_ingests_a_batch_and_answers_a_summary(api, chatbot):
+    response = api(Role.EDITOR).post("/traffic", BATCH)
+    assert response.status_code == 200
+    assert response.json() == {
+        "sessions_created": 1,
+        "sessions_updated": 0,
+        "messages_created": 2,
+        "messages_skipped": 0,
+    }
+    assert Session.objects.get().message_count == 2
+
+
+def test_sending_it_again_skips_every_message(api, chatbot):
+    client = api(Role.EDITOR)
+    client.post("/traffic", BATCH)
+    response = client.post("/traffic", BATCH)
+    assert response.json() == {
+        "sessions_created": 0,
+        "sessions_updated": 0,
+        "messages_created": 0,
+        "messages_skipped": 2,
+    }
+
+
+def test_an_invalid_item_is_a_422_naming_its_place_and_writes_nothing(api, chatbot):
+    batch = json.loads(json.dumps(BATCH))
+    batch["sessions"].append({"chatbot": "support", "external_id": "s-2", "messages": [{}]})
+    batch["sessions"][1]["messages"][0]["role"] = "robot"
+    response = api(Role.EDITOR).post("/traffic", batch)
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["sessions", 1, "messages", 0, "role"]
+    assert not Session.objects.exists()
+
+
+def test_an_unknown_chatbot_is_a_422_naming_its_index(api, chatbot):
+    batch = {"sessions": [*BATCH["sessions"], {"chatbot": "nope", "external_id": "s-2"}]}
+    response = api(Role.EDITOR).post("/traffic", batch)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["sessions", 1, "chatbot"]
+    assert not Session.objects.exists()
+
+
+def test_a_body_that_is_not_json_is_a_422(api, chatbot):
+    response = api(Role.EDITOR).client.post(
+        "/api/v1/traffic", "{nope", content_type="application/json"
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == []
+
+
+@override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=2048)
+def test_a_body_over_the_limit_is_a_413(api, chatbot):
+    batch = {"sessions": [{**BATCH["sessions"][0], "state": {"blob": "x" * 4096}}]}
+    response = api(Role.EDITOR).post("/traffic", batch)
+    assert response.status_code == 413
+    assert "detail" in response.json()
+    assert not Session.objects.exists()
+
+
+@override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=2048)
+def test_a_declared_length_over_the_limit_is_a_413_before_reading(cast, chatbot):
+    key = team_services.create_api_key(team=cast.team, name="k").plaintext
+    response = Client().generic(
+        "POST",
+        "/api/v1/traffic",
+        json.dumps(BATCH),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {key}",
+        CONTENT_LENGTH="999999999",
+    )
+    assert response.status_code == 413
+
+
+def test_the_viewer_cannot_ingest(api, chatbot):
+    response = api(Role.VIEWER).post("/traffic", BATCH)
+    assert response.status_code == 403
+    assert not Session.objects.exists()
+
+
+def test_another_teams_key_cannot_write_to_this_teams_chatbot(cast, api, chatbot):
+    response = api(Role.EDITOR, team=cast.other_team).post("/traffic", BATCH)
+    assert response.status_code == 422
+    assert not Session.objects.exists()
+
+
+def test_a_missing_key_is_401(client, chatbot):
+    response = client.post("/api/v1/traffic", BATCH, content_type="application/json")
+    assert response.status_code == 401
+
+
+def test_chat_content_is_stored_as_sent(api, chatbot):
+    batch = json.loads(json.dumps(BATCH))
+    batch["sessions"][0]["messages"][0]["content"] = "<script>alert(1)</script>"
+    api(Role.EDITOR).post("/traffic", batch)
+    assert Message.objects.filter(content="<script>alert(1)</script>").exists()
+
+
+def test_the_batch_body_is_documented_in_the_schema(client, db):
+    schema = client.get("/api/v1/openapi.json").json()
+    body = schema["paths"]["/api/v1/traffic"]["post"]["requestBody"]
+    sessions = body["content"]["application/json"]["schema"]["properties"]["sessions"]
+    assert "messages" in sessions["items"]["properties"]
