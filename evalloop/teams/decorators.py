@@ -7,9 +7,10 @@ from typing import Any, TypeVar
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django_htmx.middleware import HtmxDetails
 
 from evalloop.teams.access import require
-from evalloop.teams.models import Membership, Team
+from evalloop.teams.models import Membership, Team, User
 from evalloop.teams.permissions import Action
 
 F = TypeVar("F", bound=Callable[..., HttpResponse])
@@ -18,9 +19,11 @@ F = TypeVar("F", bound=Callable[..., HttpResponse])
 class TeamRequest(HttpRequest):
     """An HttpRequest on which CurrentTeamMiddleware found a membership."""
 
+    user: User
     team: Team
     membership: Membership
     role: str
+    htmx: HtmxDetails
 
 
 def team_view(

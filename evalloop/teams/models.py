@@ -75,6 +75,14 @@ class MembershipQuerySet(models.QuerySet["Membership"]):
     def for_team(self, team: Team) -> MembershipQuerySet:
         return self.filter(team=team)
 
+    def by_rank(self) -> MembershipQuerySet:
+        """Owners first, then admins, editors, viewers; by e-mail within a role."""
+        rank = models.Case(
+            *(models.When(role=role, then=index) for index, role in enumerate(Role.values)),
+            default=len(Role.values),
+        )
+        return self.select_related("user").order_by(rank, "user__email")
+
 
 class Membership(models.Model):
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
@@ -99,6 +107,12 @@ class ApiKeyQuerySet(models.QuerySet["ApiKey"]):
 
     def active(self) -> ApiKeyQuerySet:
         return self.filter(revoked_at__isnull=True)
+
+    def listed(self) -> ApiKeyQuerySet:
+        """Active keys first, newest first, with their creators."""
+        return self.select_related("created_by").order_by(
+            models.F("revoked_at").asc(nulls_first=True), "-created_at", "-id"
+        )
 
 
 class ApiKey(models.Model):
@@ -139,7 +153,9 @@ class Flag(AbstractUserFlag):
         return team is not None and self.teams.filter(pk=team.pk).exists()
 
     def is_active(self, request: HttpRequest, read_only: bool = False) -> bool | None:
+        # With a team, the team's switch decides, so waffle's per-user defaults (e.g.
+        # "always on for superusers") cannot turn on what an admin switched off.
         team = getattr(request, "team", None)
-        if team is not None and self.is_active_for_team(team):
-            return True
-        return super().is_active(request, read_only)
+        if team is None or self.pk is None or self.everyone is not None:
+            return super().is_active(request, read_only)
+        return self.is_active_for_team(team)

@@ -34,6 +34,17 @@ _ADMIN = _EDITOR | {
 }
 _OWNER = _ADMIN | {Action.MANAGE_OWNERS}
 
+# How each action reads to a person (settings pages and docs/tenancy.md use these).
+ACTION_LABELS: dict[Action, str] = {
+    Action.VIEW: "Read everything of the team",
+    Action.EDIT: "Create and change chatbots, traffic, datasets, evaluators, configs, rules, runs",
+    Action.MANAGE_MEMBERS: "Add members, change their roles, remove them",
+    Action.MANAGE_API_KEYS: "Create and revoke API keys",
+    Action.MANAGE_PROVIDERS: "Manage LLM providers",
+    Action.MANAGE_FLAGS: "Switch feature flags",
+    Action.MANAGE_OWNERS: "Grant or take away the owner role",
+}
+
 ROLE_ACTIONS: dict[str, frozenset[Action]] = {
     Role.VIEWER: _VIEWER,
     Role.EDITOR: _EDITOR,
@@ -49,3 +60,10 @@ def can(role: str | None, action: Action) -> bool:
 
 def roles_that_can(action: Action) -> list[str]:
     return [role for role, actions in ROLE_ACTIONS.items() if action in actions]
+
+
+def may_manage(actor_role: str | None, target_role: str) -> bool:
+    """Answer whether `actor_role` may change or remove a member who has `target_role`."""
+    if target_role == Role.OWNER and not can(actor_role, Action.MANAGE_OWNERS):
+        return False
+    return can(actor_role, Action.MANAGE_MEMBERS)

@@ -44,8 +44,14 @@ def create_team(*, slug: str, name: str, owner: User) -> Team:
     return team
 
 
+def _check_role(role: str) -> None:
+    if role not in Role.values:
+        raise ValidationError({"role": f"Unknown role {role!r}."})
+
+
 @transaction.atomic
 def add_member(*, team: Team, email: str, role: str) -> Membership:
+    _check_role(role)
     user = User.objects.filter(email=email.strip().lower()).first()
     if user is None:
         raise ValidationError({"email": "No user has this e-mail address."})
@@ -65,6 +71,7 @@ def _other_owners(membership: Membership) -> bool:
 
 @transaction.atomic
 def change_role(*, membership: Membership, role: str) -> Membership:
+    _check_role(role)
     if membership.role == Role.OWNER and role != Role.OWNER and not _other_owners(membership):
         raise TeamError("The team's last owner cannot be demoted.")
     membership.role = role
@@ -88,6 +95,7 @@ class IssuedKey:
 def create_api_key(
     *, team: Team, name: str, role: str = Role.EDITOR, created_by: User | None = None
 ) -> IssuedKey:
+    _check_role(role)
     new = keys.generate()
     api_key = ApiKey.objects.create(
         team=team, name=name, role=role, prefix=new.prefix, digest=new.digest, created_by=created_by
@@ -116,6 +124,7 @@ def authenticate_api_key(plaintext: str) -> ApiKey | None:
     return api_key
 
 
+@transaction.atomic
 def set_team_flag(*, team: Team, name: str, active: bool) -> None:
     if name not in CATALOGUE:
         raise ValidationError({"name": f"Unknown flag {name!r}."})

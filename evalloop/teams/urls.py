@@ -9,4 +9,13 @@ urlpatterns = [
     path("teams/new/", views.team_create, name="team-create"),
     path("teams/switch/", views.team_switch, name="team-switch"),
     path("settings/", views.settings_index, name="settings"),
+    path("settings/members/", views.members, name="settings-members"),
+    path("settings/members/<int:pk>/role/", views.member_role, name="settings-member-role"),
+    path("settings/members/<int:pk>/remove/", views.member_remove, name="settings-member-remove"),
+    path("settings/api-keys/", views.api_keys, name="settings-api-keys"),
+    path(
+        "settings/api-keys/<int:pk>/revoke/", views.api_key_revoke, name="settings-api-key-revoke"
+    ),
+    path("settings/features/", views.features, name="settings-features"),
+    path("settings/features/<str:name>/", views.feature_switch, name="settings-feature"),
 ]
