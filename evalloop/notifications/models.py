@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from evalloop.teams.models import Team, User
 
@@ -45,3 +46,9 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def link(self) -> str:
+        """Answer `url` when it stays on this site (no `javascript:`, no other host), else ''."""
+        safe = url_has_allowed_host_and_scheme(self.url, allowed_hosts=None)
+        return self.url if self.url and safe else ""
