@@ -160,9 +160,9 @@ SESSION_FIELDS: tuple[Field, ...] = (
     SessionTags(
         "tags", "tags", "Tags on the session or on any of its messages.", ops.TAG_OPERATORS
     ),
-    time("created_at", "created at", "When the session started."),
-    time("last_message_at", "last message at", "When its latest message was sent."),
-    time("ended_at", "ended at", "When it ended (empty while it goes on)."),
+    time("created_at", "created", "When the session started."),
+    time("last_message_at", "last message", "When its latest message was sent."),
+    time("ended_at", "end time", "When it ended (empty while it goes on)."),
     Column("ended", "ended", "Whether the session has ended.", (ops.is_set(),), path="ended_at"),
     Column(
         "message_count",
@@ -192,7 +192,7 @@ MESSAGE_FIELDS: tuple[Field, ...] = (
     ),
     Column("content", "content", "The message's text.", ops.CONTENT_OPERATORS, path="content"),
     MessageTags("tags", "tags", "Tags on the message.", ops.TAG_OPERATORS),
-    time("created_at", "created at", "When the message was sent."),
+    time("created_at", "sent", "When the message was sent."),
     text("version", "version", "The chatbot's version label on its session.", "session__version"),
     *(field.through("session", "session") for field in SESSION_FIELDS),
 )

@@ -14,7 +14,7 @@ from functools import reduce
 from operator import and_
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Q
+from django.db.models import JSONField, Q, Value
 from django.db.models.fields.json import KeyTransformExact, KeyTransformIContains
 from django.utils import timezone
 
@@ -203,7 +203,7 @@ def key_eq() -> Operator:
         "a number).",
         KeyWithValue(scalars=True),
         lambda field, value, scope: field.key_where(
-            scope, KeyTransformExact, value.key, value.value
+            scope, KeyTransformExact, value.key, Value(value.value, output_field=JSONField())
         ),
         reads_key=True,
     )

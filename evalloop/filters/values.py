@@ -187,7 +187,10 @@ class ListOf(ValueType):
     """A non-empty list of items of one type; in text form, comma-separated."""
 
     item: Text
-    widget = "list"
+
+    @property
+    def widget(self) -> str:  # type: ignore[override]
+        return "choices" if self.item.widget == "choice" else "list"
 
     @property
     def name(self) -> str:  # type: ignore[override]
