@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Router
+from ninja import Router, Status
 
 from evalloop.api.auth import api_team
 from evalloop.filters.language import FIELDS, FilterError, Target, parse_filter
@@ -23,11 +23,11 @@ def list_fields(request: HttpRequest, target: Target = Target.SESSION) -> Fields
 @router.post(
     "/filters/validate", response={200: ValidOut, 422: InvalidOut}, summary="Check a filter"
 )
-def validate_filter(request: HttpRequest, payload: ValidateIn) -> tuple[int, Any]:
+def validate_filter(request: HttpRequest, payload: ValidateIn) -> Status[Any]:
     """Answer whether the filter reads, with an English phrase per clause, or what is wrong."""
     api_team(request)
     try:
         flt = parse_filter(payload.filter, target=payload.target)
     except FilterError as exc:
-        return 422, {"detail": exc.detail()}
-    return 200, ValidOut(valid=True, description=flt.describe())
+        return Status(422, InvalidOut(detail=exc.detail()))
+    return Status(200, ValidOut(valid=True, description=flt.describe()))

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
+from django.views.decorators.http import require_GET
 
 from evalloop.chat.models import Chatbot, Tag
 from evalloop.filters.builder import Draft, read_draft
@@ -13,13 +16,14 @@ from evalloop.teams.decorators import TeamRequest, team_view
 SUGGESTIONS = 200
 
 
+@require_GET
 @team_view()
 def clause_form(request: TeamRequest) -> HttpResponse:
     """The builder's "add filter" row for the chosen field and operator (an htmx partial)."""
     if request.GET.get("target") not in set(Target):
         raise Http404("Unknown filter target.")
     draft = read_draft(request.GET, Target(request.GET["target"]))
-    draft.suggestions.extend(suggestions(request, draft))
+    draft = replace(draft, suggestions=suggestions(request, draft))
     return render(request, "filters/builder.html#clause-form", {"draft": draft})
 
 
