@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.http import HttpRequest, StreamingHttpResponse
-from ninja import File, Router
+from ninja import File, Router, Status
 from ninja.errors import ValidationError
 from ninja.files import UploadedFile
 from ninja.pagination import paginate
@@ -15,7 +15,7 @@ from evalloop.api.auth import api_team
 from evalloop.api.pagination import CursorPagination
 from evalloop.chat.models import Chatbot
 from evalloop.datasets import csvio, services
-from evalloop.datasets.models import Dataset, ImportJob, Row
+from evalloop.datasets.models import Dataset, ImportJob, Row, RowQuerySet
 from evalloop.datasets.schemas import (
     CopyIn,
     CopyOut,
@@ -32,6 +32,7 @@ from evalloop.datasets.schemas import (
     RowOut,
     RowPatch,
 )
+from evalloop.datasets.snapshots import Tally
 from evalloop.filters import FilterError, Target, parse_filter
 from evalloop.teams.access import get_for_team_or_404, team_objects
 from evalloop.teams.models import Team
@@ -45,8 +46,8 @@ def _dataset(request: HttpRequest, dataset_id: int, action: Action = Action.VIEW
     return get_for_team_or_404(Dataset.objects.with_row_count(), team, pk=dataset_id)
 
 
-def _rows(dataset: Dataset) -> QuerySet[Row]:
-    return dataset.rows.select_related("source_session__chatbot")
+def _rows(dataset: Dataset) -> RowQuerySet:
+    return Row.objects.filter(dataset=dataset).select_related("source_session__chatbot")
 
 
 def _row(request: HttpRequest, dataset_id: int, row_id: int, action: Action) -> Row:
@@ -58,12 +59,12 @@ def _row(request: HttpRequest, dataset_id: int, row_id: int, action: Action) -> 
 
 
 @router.post("/datasets", response={201: DatasetOut}, summary="Create a dataset")
-def create_dataset(request: HttpRequest, body: DatasetIn) -> tuple[int, Dataset]:
+def create_dataset(request: HttpRequest, body: DatasetIn) -> Status[Dataset]:
     team = api_team(request, Action.EDIT)
     dataset = services.create_dataset(
         team=team, name=body.name, mode=body.mode, description=body.description
     )
-    return 201, dataset
+    return Status(201, dataset)
 
 
 @router.get("/datasets", response=list[DatasetOut], summary="List datasets")
@@ -86,9 +87,9 @@ def update_dataset(request: HttpRequest, dataset_id: int, body: DatasetPatch) ->
 
 
 @router.delete("/datasets/{dataset_id}", response={204: None}, summary="Delete a dataset")
-def delete_dataset(request: HttpRequest, dataset_id: int) -> tuple[int, None]:
+def delete_dataset(request: HttpRequest, dataset_id: int) -> Status[None]:
     services.delete_dataset(dataset=_dataset(request, dataset_id, Action.EDIT))
-    return 204, None
+    return Status(204, None)
 
 
 # Rows
@@ -106,9 +107,9 @@ def list_rows(request: HttpRequest, dataset_id: int, q: str = "") -> QuerySet[Ro
 
 
 @router.post("/datasets/{dataset_id}/rows", response={201: RowOut}, summary="Add a row by hand")
-def add_row(request: HttpRequest, dataset_id: int, body: RowIn) -> tuple[int, Row]:
+def add_row(request: HttpRequest, dataset_id: int, body: RowIn) -> Status[Row]:
     dataset = _dataset(request, dataset_id, Action.EDIT)
-    return 201, services.add_row(dataset=dataset, values=body.model_dump())
+    return Status(201, services.add_row(dataset=dataset, values=body.model_dump()))
 
 
 @router.get("/datasets/{dataset_id}/rows/{row_id}", response=RowOut, summary="One row")
@@ -127,9 +128,9 @@ def edit_row(request: HttpRequest, dataset_id: int, row_id: int, body: RowPatch)
 
 
 @router.delete("/datasets/{dataset_id}/rows/{row_id}", response={204: None}, summary="Delete")
-def delete_row(request: HttpRequest, dataset_id: int, row_id: int) -> tuple[int, None]:
+def delete_row(request: HttpRequest, dataset_id: int, row_id: int) -> Status[None]:
     services.delete_row(row=_row(request, dataset_id, row_id, Action.EDIT))
-    return 204, None
+    return Status(204, None)
 
 
 # Imports from traffic
@@ -177,18 +178,20 @@ def _selection(team: Team, body: ImportIn) -> services.Selection:
     f"{services.LARGE_IMPORT_SOURCES} sources the import runs in the background: the answer "
     "is 202 with a job to poll at /datasets/{id}/jobs/{job_id}.",
 )
-def import_sessions(request: HttpRequest, dataset_id: int, body: ImportIn) -> tuple[int, Any]:
+def import_sessions(request: HttpRequest, dataset_id: int, body: ImportIn) -> Status[Any]:
     dataset = _dataset(request, dataset_id, Action.EDIT)
     outcome = services.import_sessions(dataset=dataset, selection=_selection(dataset.team, body))
     if outcome.job is not None:
-        return 202, {"job": outcome.job}
-    tally = outcome.tally
-    assert tally is not None
-    return 200, ImportOut(
-        rows_added=tally.added,
-        skipped=tally.skipped,
-        sampled_out=tally.sampled_out,
-        sessions=tally.sessions,
+        return Status(202, {"job": outcome.job})
+    tally = outcome.tally or Tally()
+    return Status(
+        200,
+        ImportOut(
+            rows_added=tally.added,
+            skipped=tally.skipped,
+            sampled_out=tally.sampled_out,
+            sessions=tally.sessions,
+        ),
     )
 
 

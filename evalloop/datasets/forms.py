@@ -40,7 +40,7 @@ class DatasetEditForm(forms.Form):
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
 
 
-class RowForm(forms.ModelForm):  # type: ignore[type-arg]
+class RowForm(forms.ModelForm):
     class Meta:
         model = Row
         fields = [
@@ -99,7 +99,7 @@ class CopyForm(forms.Form):
 
     def __init__(self, *args: Any, source: Dataset, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        targets = Dataset.objects.for_team(source.team).filter(mode=source.mode)
+        targets = Dataset.objects.filter(team_id=source.team_id, mode=source.mode)
         self.fields["target"].queryset = targets.exclude(pk=source.pk)  # type: ignore[attr-defined]
 
     def clean(self) -> dict[str, Any]:

@@ -63,7 +63,9 @@ _NOT_CONTENT = ["dataset", "source_session", "source_human_message", "source_ai_
 
 
 def _check_name_free(team: Team, name: str, *, exclude: int | None = None) -> None:
-    taken = Dataset.objects.for_team(team).filter(name=name).exclude(pk=exclude)
+    taken = Dataset.objects.for_team(team).filter(name=name)
+    if exclude is not None:
+        taken = taken.exclude(pk=exclude)
     if taken.exists():
         raise Conflict(f"name: a dataset named {name!r} already exists in this team.")
 

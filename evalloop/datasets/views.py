@@ -173,7 +173,8 @@ def row_delete(request: TeamRequest, pk: int, row_pk: int) -> HttpResponse:
 
 @team_view()
 def csv_download(request: TeamRequest, pk: int) -> HttpResponse:
-    return csvio.download_response(_dataset(request, pk))
+    # Streamed: not an HttpResponse subclass, though views may answer it all the same.
+    return csvio.download_response(_dataset(request, pk))  # type: ignore[return-value]
 
 
 @team_view(Action.EDIT)
@@ -202,7 +203,7 @@ def copy_rows(request: TeamRequest, pk: int) -> HttpResponse:
     dataset = _dataset(request, pk)
     form = CopyForm(request.POST, source=dataset)
     if not form.is_valid():
-        messages.error(request, " ".join(m for ms in form.errors.values() for m in ms))
+        messages.error(request, _form_text(form))
         return redirect("datasets:dataset-detail", pk=dataset.pk)
     target = form.cleaned_data["target"]
     row_ids = None if form.cleaned_data["all_rows"] else form.cleaned_data["row"]
@@ -243,7 +244,7 @@ def _import(
         outcome = services.import_sessions(
             dataset=dataset,
             selection=selection,
-            created_by=request.user,  # type: ignore[arg-type]
+            created_by=request.user,
         )
     except ValidationError as exc:
         return exc

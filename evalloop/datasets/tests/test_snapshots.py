@@ -168,7 +168,7 @@ def test_it_reads_in_chunks_with_queries_per_chunk_not_per_session(chatbot, mode
         conversation(SessionFactory(chatbot=chatbot), ("human", "a"), ("ai", "b"))
     dataset = DatasetFactory(team=chatbot.team, mode=mode)
     with CaptureQueriesContext(connection) as queries:
-        chunks = []
+        chunks: list[snapshots.Tally] = []
         tally = snapshots.snapshot_sessions(
             dataset=dataset,
             sessions=Session.objects.all(),

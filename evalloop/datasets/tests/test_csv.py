@@ -1,0 +1,158 @@
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from evalloop.datasets import csvio, services
+from evalloop.datasets.models import Mode, Origin
+from evalloop.datasets.tests.factories import DatasetFactory, RowFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def upload(dataset, text, encoding="utf-8"):
+    return services.upload_csv(dataset=dataset, file=io.BytesIO(text.encode(encoding)))
+
+
+def download(dataset):
+    return list(csv.reader(io.StringIO("".join(csvio.stream(dataset)))))
+
+
+def problems_of(dataset, text):
+    with pytest.raises(csvio.CsvInvalid) as caught:
+        upload(dataset, text)
+    return [(p.row, p.column, p.message) for p in caught.value.problems]
+
+
+@pytest.fixture
+def dataset():
+    return DatasetFactory(mode=Mode.MESSAGE)
+
+
+def test_an_upload_adds_rows_with_their_columns(dataset):
+    written = upload(
+        dataset,
+        "input,output,expected_output,history,context.lang,state.step,participant_data.plan\n"
+        'hi,hello,hey,"[{""role"": ""human"", ""content"": ""x""}]",en,3,pro\n'
+        "q,a,,,,,\n",
+    )
+    assert (written.added, written.updated) == (2, 0)
+    first, second = dataset.rows.order_by("id")
+    assert (first.input, first.output, first.expected_output) == ("hi", "hello", "hey")
+    assert first.history == [{"role": "human", "content": "x"}]
+    assert (first.context, first.state, first.participant_data) == (
+        {"lang": "en"},
+        {"step": 3},
+        {"plan": "pro"},
+    )
+    assert (second.history, second.context, second.origin) == ([], {}, Origin.CSV)
+
+
+def test_a_row_with_an_id_updates_only_the_columns_present_and_is_marked_edited(dataset):
+    row = RowFactory(dataset=dataset, input="old", output="keep", context={"a": 1})
+    written = upload(dataset, f"id,input,context.b\n{row.pk},new,2\n")
+    assert (written.added, written.updated) == (0, 1)
+    row.refresh_from_db()
+    assert (row.input, row.output, row.context) == ("new", "keep", {"b": 2})
+    assert (row.edited, row.origin) == (True, Origin.MANUAL)
+
+
+def test_one_invalid_row_means_nothing_is_written_and_every_problem_is_reported(dataset):
+    row = RowFactory(dataset=dataset, input="untouched")
+    elsewhere = RowFactory(dataset=DatasetFactory(team=dataset.team))
+    problems = problems_of(
+        dataset,
+        "id,input,history\n"
+        f"{row.pk},changed,\n"
+        ",fine,[]\n"
+        ',bad,"[{""role"": ""robot"", ""content"": ""x""}]"\n'
+        ",bad,not json\n"
+        f"{elsewhere.pk},other dataset,\n"
+        "abc,bad id,\n"
+        f"{row.pk},twice,\n",
+    )
+    assert [(row_, column) for row_, column, _ in problems] == [
+        (4, "history"),
+        (5, "history"),
+        (7, "id"),
+        (8, "id"),
+        (6, "id"),
+    ]
+    assert "role must be one of" in problems[0][2]
+    row.refresh_from_db()
+    assert row.input == "untouched"
+    assert dataset.rows.count() == 1
+
+
+def test_unknown_and_repeated_columns_are_reported_on_the_header(dataset):
+    problems = problems_of(dataset, "input,inptu,input,metadata.x,context.\nq,q,q,1,2\n")
+    assert [(row, column) for row, column, _ in problems] == [
+        (1, "inptu"),
+        (1, "input"),
+        (1, "metadata.x"),
+        (1, "context."),
+    ]
+
+
+def test_files_that_are_not_utf8_csv_are_refused(dataset):
+    with pytest.raises(csvio.CsvInvalid, match="UTF-8"):
+        upload(dataset, "input\ncafé\n", encoding="latin-1")
+    with pytest.raises(csvio.CsvInvalid, match="empty"):
+        upload(dataset, "")
+    assert problems_of(dataset, "input\na,b\n")[0][:2] == (2, None)
+
+
+def test_a_byte_order_mark_and_blank_lines_are_fine(dataset):
+    written = upload(dataset, "\ufeffinput,output\n\nq,a\n")
+    assert written.added == 1
+
+
+def test_the_report_stops_listing_after_a_limit(dataset):
+    lines = "".join(",not json\n" for _ in range(csvio.MAX_PROBLEMS + 5))
+    with pytest.raises(csvio.CsvInvalid) as caught:
+        upload(dataset, "input,history\n" + lines)
+    assert (len(caught.value.problems), caught.value.more) == (csvio.MAX_PROBLEMS, 5)
+
+
+def test_the_download_has_a_column_per_key_and_uploads_back_unchanged(dataset):
+    history = [{"role": "human", "content": 'hé, "quoted"\nline', "created_at": "2026-01-01"}]
+    RowFactory(dataset=dataset, history=history, context={"tags": ["a"], "n": "1"}, state={})
+    RowFactory(dataset=dataset, context={"lang": "en"}, participant_data={"vip": True})
+    header, *rows = download(dataset)
+    assert header == [
+        "id",
+        "input",
+        "output",
+        "expected_output",
+        "history",
+        "context.lang",
+        "context.n",
+        "context.tags",
+        "participant_data.vip",
+    ]
+    assert rows[0][6:8] == ['"1"', '["a"]']
+    before = list(dataset.rows.order_by("id").values("history", "context", "participant_data"))
+    text = "".join(csvio.stream(dataset))
+    assert upload(dataset, text).updated == 2
+    after = list(dataset.rows.order_by("id").values("history", "context", "participant_data"))
+    assert after == before
+
+
+def test_the_download_of_an_empty_dataset_is_its_header():
+    assert download(DatasetFactory()) == [["id", "input", "output", "expected_output", "history"]]
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=6,
+)
+
+
+@given(json_values)
+def test_a_cell_reads_back_the_value_it_was_written_from(value):
+    assert csvio.read_cell(csvio.write_cell(value)) == value

@@ -1,0 +1,483 @@
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.urls import reverse
+
+from evalloop.chat.models import SessionTag
+from evalloop.chat.tests.factories import ChatbotFactory, SessionFactory, TagFactory, conversation
+from evalloop.datasets import services
+from evalloop.datasets.models import Dataset, ImportJob, JobStatus, Mode, Origin
+from evalloop.datasets.tests.factories import DatasetFactory, RowFactory
+
+
+def url(name, *args):
+    return reverse(f"datasets:{name}", args=args)
+
+
+@pytest.fixture
+def dataset(cast):
+    return DatasetFactory(team=cast.team, name="Golden", mode=Mode.MESSAGE)
+
+
+@pytest.fixture
+def chatbot(cast):
+    return ChatbotFactory(team=cast.team, slug="support")
+
+
+def vip_sessions(chatbot, count):
+    sessions = []
+    for _ in range(count):
+        session = SessionFactory(chatbot=chatbot)
+        conversation(session, ("human", "hi"), ("ai", "hello"))
+        SessionTag.objects.create(session=session, tag=TagFactory(team=chatbot.team, name="vip"))
+        sessions.append(session)
+    return sessions
+
+
+def flashes(response):
+    return [str(m) for m in response.wsgi_request._messages]
+
+
+# The list
+
+
+def test_the_list_shows_row_counts_in_a_fixed_number_of_queries(
+    cast, login, django_assert_num_queries
+):
+    client = login(cast.viewer)
+    for _ in range(3):
+        RowFactory.create_batch(2, dataset=DatasetFactory(team=cast.team))
+    DatasetFactory(team=cast.other_team, name="Hidden")
+    client.get(url("dataset-list"))  # warm the session and flags
+    with django_assert_num_queries(6):
+        response = client.get(url("dataset-list"))
+    DatasetFactory.create_batch(5, team=cast.team)
+    with django_assert_num_queries(6):
+        client.get(url("dataset-list"))
+    assert response.content.decode().count('data-testid="row-count">2<') == 3
+    assert b"Hidden" not in response.content
+
+
+def test_an_editor_creates_a_dataset(cast, login):
+    response = login(cast.editor).post(
+        url("dataset-list"), {"name": "Refunds", "mode": "session", "description": "<b>x</b>"}
+    )
+    dataset = Dataset.objects.get(team=cast.team, name="Refunds")
+    assert response.url == url("dataset-detail", dataset.pk)
+    assert dataset.mode == Mode.SESSION
+
+
+def test_a_duplicate_name_is_a_form_error(cast, login, dataset):
+    response = login(cast.editor).post(url("dataset-list"), {"name": "Golden", "mode": "message"})
+    assert response.status_code == 200
+    assert b"already exists" in response.content
+
+
+def test_a_viewer_sees_the_list_but_cannot_create(cast, login):
+    client = login(cast.viewer)
+    assert b"New dataset" not in client.get(url("dataset-list")).content
+    response = client.post(url("dataset-list"), {"name": "X", "mode": "message"})
+    assert response.status_code == 403
+    assert not Dataset.objects.filter(name="X").exists()
+
+
+# One dataset
+
+
+def test_the_dataset_page_lists_rows_with_their_origin_and_source(cast, login, dataset, chatbot):
+    session = SessionFactory(chatbot=chatbot, external_id="s-<42>")
+    RowFactory(
+        dataset=dataset, input="<script>x</script>", origin=Origin.IMPORT, source_session=session
+    )
+    RowFactory(dataset=dataset, input="by hand", edited_at=dataset.created_at)
+    response = login(cast.viewer).get(url("dataset-detail", dataset.pk))
+    body = response.content.decode()
+    assert "&lt;script&gt;" in body
+    assert "<script>x" not in body
+    assert "/chatbots/support/sessions/s-%3C42%3E/" in body
+    assert "session s-&lt;42&gt;" in body
+    assert "edited" in body
+    assert 'id="auto-population-rules"' in body
+    assert 'data-testid="row-count">2 rows' in body
+
+
+def test_the_rows_list_takes_a_fixed_number_of_queries(
+    cast, login, dataset, chatbot, django_assert_num_queries
+):
+    client = login(cast.editor)
+    sessions = [SessionFactory(chatbot=chatbot) for _ in range(3)]
+    for session in sessions:
+        RowFactory(dataset=dataset, origin=Origin.IMPORT, source_session=session)
+    client.get(url("dataset-detail", dataset.pk))
+    with django_assert_num_queries(10):
+        client.get(url("dataset-detail", dataset.pk))
+    for _ in range(20):
+        RowFactory(
+            dataset=dataset, origin=Origin.IMPORT, source_session=SessionFactory(chatbot=chatbot)
+        )
+    with django_assert_num_queries(10):
+        response = client.get(url("dataset-detail", dataset.pk))
+    assert response.context["rows"].paginator.count == 23
+
+
+def test_rows_are_paginated_and_searchable_with_an_htmx_partial(cast, login, dataset):
+    RowFactory.create_batch(30, dataset=dataset, output="plain")
+    RowFactory(dataset=dataset, output="needle in the output")
+    RowFactory(dataset=dataset, history=[{"role": "human", "content": "needle in history"}])
+    client = login(cast.viewer)
+    first = client.get(url("dataset-detail", dataset.pk))
+    assert len(first.context["rows"].object_list) == 25
+    second = client.get(url("dataset-detail", dataset.pk), {"page": 2})
+    assert len(second.context["rows"].object_list) == 7
+    found = client.get(url("dataset-detail", dataset.pk), {"q": "NEEDLE"}, HTTP_HX_REQUEST="true")
+    body = found.content.decode()
+    assert body.lstrip().startswith('<div id="rows">')
+    assert body.count('<tr id="row-') == 2
+
+
+def test_a_session_mode_page_shows_transcripts(cast, login):
+    dataset = DatasetFactory(team=cast.team, mode=Mode.SESSION)
+    RowFactory(dataset=dataset, history=[{"role": "human", "content": "hello there"}])
+    body = login(cast.viewer).get(url("dataset-detail", dataset.pk)).content.decode()
+    assert "1 turn" in body
+    assert "hello there" in body
+
+
+def test_an_editor_renames_a_dataset_but_not_its_mode(cast, login, dataset):
+    client = login(cast.editor)
+    response = client.post(url("dataset-edit", dataset.pk), {"name": "Renamed", "mode": "session"})
+    dataset.refresh_from_db()
+    assert response.status_code == 302
+    assert (dataset.name, dataset.mode) == ("Renamed", Mode.MESSAGE)
+
+
+def test_an_editor_deletes_a_dataset_after_confirming(cast, login, dataset):
+    client = login(cast.editor)
+    assert b"Delete dataset" in client.get(url("dataset-delete", dataset.pk)).content
+    assert client.post(url("dataset-delete", dataset.pk)).url == url("dataset-list")
+    assert not Dataset.objects.filter(pk=dataset.pk).exists()
+
+
+def test_deleting_during_an_import_is_refused(cast, login, dataset):
+    ImportJob.objects.create(dataset=dataset, status=JobStatus.RUNNING)
+    response = login(cast.editor).post(url("dataset-delete", dataset.pk), follow=True)
+    assert "still running" in " ".join(flashes(response))
+    assert Dataset.objects.filter(pk=dataset.pk).exists()
+
+
+def test_the_job_progress_partial_polls_while_running_and_stops_when_done(cast, login, dataset):
+    job = ImportJob.objects.create(dataset=dataset, total=10, processed=4)
+    client = login(cast.viewer)
+    page = client.get(url("dataset-detail", dataset.pk)).content.decode()
+    assert url("job", dataset.pk, job.pk) in page
+    running = client.get(url("job", dataset.pk, job.pk)).content.decode()
+    assert 'aria-valuenow="40"' in running
+    assert "hx-trigger" in running
+    ImportJob.objects.filter(pk=job.pk).update(status=JobStatus.DONE, rows_added=9)
+    done = client.get(url("job", dataset.pk, job.pk)).content.decode()
+    assert "hx-trigger" not in done
+    assert "9 rows added" in done
+
+
+# Rows by hand
+
+
+def test_an_editor_adds_and_edits_a_row(cast, login, dataset):
+    client = login(cast.editor)
+    form = {"input": "q", "output": "a", "history": "[]", "context": "{}"}
+    form |= {"participant_data": "{}", "state": "{}", "expected_output": ""}
+    assert client.post(url("row-create", dataset.pk), form).status_code == 302
+    row = dataset.rows.get()
+    assert (row.input, row.origin, row.edited) == ("q", Origin.MANUAL, False)
+    client.post(url("row-edit", dataset.pk, row.pk), form | {"expected_output": "ideal"})
+    row.refresh_from_db()
+    assert (row.expected_output, row.edited) == ("ideal", True)
+
+
+def test_a_row_with_a_bad_history_is_a_form_error(cast, login, dataset):
+    form = {"history": '[{"role": "bot"}]', "context": "{}", "participant_data": "{}"}
+    response = login(cast.editor).post(url("row-create", dataset.pk), form | {"state": "{}"})
+    assert response.status_code == 200
+    assert b"role must be one of" in response.content
+    assert not dataset.rows.exists()
+
+
+def test_an_editor_deletes_a_row(cast, login, dataset):
+    row = RowFactory(dataset=dataset)
+    login(cast.editor).post(url("row-delete", dataset.pk, row.pk))
+    assert not dataset.rows.exists()
+
+
+# CSV
+
+
+def test_a_csv_upload_adds_rows_or_reports_every_problem(cast, login, dataset):
+    client = login(cast.editor)
+    bad = io.BytesIO(b"input,history\nok,[]\nbad,nope\n")
+    bad.name = "rows.csv"
+    response = client.post(url("csv-upload", dataset.pk), {"file": bad})
+    assert response.status_code == 200
+    assert b"Nothing was written" in response.content
+    assert b"not JSON" in response.content
+    assert not dataset.rows.exists()
+    good = io.BytesIO(b"input,output\nq,a\n")
+    good.name = "rows.csv"
+    response = client.post(url("csv-upload", dataset.pk), {"file": good})
+    assert response.status_code == 302
+    assert dataset.rows.count() == 1
+
+
+def test_the_csv_download_streams_the_rows(cast, login, dataset):
+    RowFactory(dataset=dataset, input="q1")
+    response = login(cast.viewer).get(url("csv-download", dataset.pk))
+    assert response.streaming
+    assert response["Content-Type"].startswith("text/csv")
+    assert 'filename="golden.csv"' in response["Content-Disposition"]
+    assert "q1" in b"".join(response.streaming_content).decode()
+
+
+# Copies
+
+
+def test_an_editor_copies_ticked_or_all_rows(cast, login, dataset):
+    target = DatasetFactory(team=cast.team, mode=Mode.MESSAGE, name="Target")
+    rows = RowFactory.create_batch(3, dataset=dataset)
+    client = login(cast.editor)
+    response = client.post(url("copy", dataset.pk), {"target": target.pk, "row": [rows[0].pk]})
+    assert response.url == url("dataset-detail", dataset.pk)
+    assert target.rows.count() == 1
+    client.post(url("copy", dataset.pk), {"target": target.pk, "all_rows": "on"})
+    assert target.rows.count() == 4
+
+
+def test_copying_into_another_mode_is_refused(cast, login, dataset):
+    other = DatasetFactory(team=cast.team, mode=Mode.SESSION)
+    RowFactory(dataset=dataset)
+    login(cast.editor).post(url("copy", dataset.pk), {"target": other.pk, "all_rows": "on"})
+    assert not other.rows.exists()
+
+
+# Imports from traffic
+
+
+def test_the_import_page_counts_before_confirming(cast, login, dataset, chatbot):
+    vip_sessions(chatbot, 3)
+    SessionFactory(chatbot=chatbot)
+    client = login(cast.editor)
+    page = client.get(
+        url("import", dataset.pk), {"chatbot": "support", "f": "tags:any_of:vip"}
+    ).content.decode()
+    assert "<strong>3</strong> sessions match" in page
+    assert "tags any of vip" in page
+    assert not dataset.rows.exists()
+    response = client.post(
+        url("import", dataset.pk), {"chatbot": "support", "filter": "f=tags:any_of:vip"}
+    )
+    assert response.url == url("dataset-detail", dataset.pk)
+    assert dataset.rows.count() == 3
+    assert "3 rows added, 0 already in the dataset" in " ".join(flashes(response))
+
+
+def test_the_import_page_shows_a_sampled_estimate(cast, login, dataset, chatbot):
+    vip_sessions(chatbot, 10)
+    page = login(cast.editor).get(
+        url("import", dataset.pk), {"chatbot": "support", "sample_percent": "50"}
+    )
+    assert "about <strong>5</strong>" in page.content.decode()
+
+
+def test_an_invalid_filter_shows_its_error_and_counts_nothing(cast, login, dataset, chatbot):
+    vip_sessions(chatbot, 2)
+    page = login(cast.editor).get(
+        url("import", dataset.pk), {"chatbot": "support", "f": "tags:gt:vip"}
+    )
+    assert page.context["count"] is None
+    assert b"clause 1" in page.content
+
+
+def test_an_import_confirmed_with_a_tampered_filter_adds_nothing(cast, login, dataset, chatbot):
+    vip_sessions(chatbot, 2)
+    response = login(cast.editor).post(
+        url("import", dataset.pk), {"chatbot": "support", "filter": "f=nope:eq:1"}
+    )
+    assert response.url == url("import", dataset.pk)
+    assert not dataset.rows.exists()
+
+
+def test_a_large_import_answers_with_a_job_on_the_dataset_page(
+    cast, login, dataset, chatbot, monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr(services, "LARGE_IMPORT_SOURCES", 1)
+    vip_sessions(chatbot, 2)
+    with django_capture_on_commit_callbacks(execute=False):
+        response = login(cast.editor).post(url("import", dataset.pk), {"chatbot": "support"})
+    job = ImportJob.objects.get(dataset=dataset)
+    assert "in the background" in " ".join(flashes(response))
+    assert job.created_by == cast.editor
+    page = login(cast.viewer).get(url("dataset-detail", dataset.pk)).content.decode()
+    assert f'id="job-{job.pk}"' in page
+
+
+# The sessions list's "Add to dataset"
+
+
+def test_the_add_sessions_form_offers_the_teams_datasets_and_the_matching_count(
+    cast, login, dataset, chatbot
+):
+    vip_sessions(chatbot, 2)
+    SessionFactory(chatbot=chatbot)
+    DatasetFactory(team=cast.other_team, name="Theirs")
+    response = login(cast.editor).get(
+        url("add-sessions"),
+        {"chatbot": "support", "f": "tags:any_of:vip"},
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_CURRENT_URL="http://testserver/chatbots/support/sessions/?f=tags:any_of:vip",
+    )
+    body = response.content.decode()
+    assert '<form id="add-to-dataset"' in body
+    assert "Add all 2 matching" in body
+    assert "Golden" in body
+    assert "Theirs" not in body
+    assert 'value="f=tags%3Aany_of%3Avip"' in body or 'value="f=tags:any_of:vip"' in body
+
+
+def test_adding_selected_sessions_redirects_back_with_what_was_added(cast, login, dataset, chatbot):
+    sessions = vip_sessions(chatbot, 3)
+    services.import_sessions(
+        dataset=dataset,
+        selection=services.select_sessions(team=cast.team, session_ids=[sessions[0].pk]),
+    )
+    back = "/chatbots/support/sessions/"
+    response = login(cast.editor).post(
+        url("add-sessions"),
+        {
+            "dataset": dataset.pk,
+            "chatbot": "support",
+            "session": [s.pk for s in sessions[:2]],
+            "next": back,
+        },
+    )
+    assert response.url == back
+    assert "1 rows added, 1 already in the dataset" in " ".join(flashes(response))
+    assert dataset.rows.count() == 2
+
+
+def test_add_all_matching_sends_the_filter_not_ids(cast, login, dataset, chatbot):
+    vip_sessions(chatbot, 2)
+    SessionFactory(chatbot=chatbot)
+    response = login(cast.editor).post(
+        url("add-sessions"),
+        {
+            "dataset": dataset.pk,
+            "chatbot": "support",
+            "filter": "f=tags:any_of:vip",
+            "all_matching": "on",
+        },
+    )
+    assert response.url == url("dataset-detail", dataset.pk)
+    assert dataset.rows.count() == 2
+
+
+def test_an_unsafe_next_url_is_ignored(cast, login, dataset, chatbot):
+    (session,) = vip_sessions(chatbot, 1)
+    response = login(cast.editor).post(
+        url("add-sessions"),
+        {
+            "dataset": dataset.pk,
+            "chatbot": "support",
+            "session": session.pk,
+            "next": "https://evil.example/",
+        },
+    )
+    assert response.url == url("dataset-detail", dataset.pk)
+
+
+def test_another_teams_sessions_or_dataset_are_never_written(cast, login, dataset, chatbot):
+    theirs = SessionFactory(chatbot=ChatbotFactory(team=cast.other_team))
+    their_dataset = DatasetFactory(team=cast.other_team)
+    (mine,) = vip_sessions(chatbot, 1)
+    client = login(cast.editor)
+    response = client.post(
+        url("add-sessions"), {"dataset": dataset.pk, "chatbot": "support", "session": [theirs.pk]}
+    )
+    assert "Nothing added" in " ".join(flashes(response))
+    client.post(
+        url("add-sessions"),
+        {"dataset": their_dataset.pk, "chatbot": "support", "session": [mine.pk]},
+    )
+    assert not dataset.rows.exists()
+    assert not their_dataset.rows.exists()
+
+
+def test_a_viewer_cannot_load_or_post_the_add_sessions_form(cast, login, dataset, chatbot):
+    (session,) = vip_sessions(chatbot, 1)
+    client = login(cast.viewer)
+    assert client.get(url("add-sessions"), {"chatbot": "support"}).status_code == 403
+    response = client.post(
+        url("add-sessions"), {"dataset": dataset.pk, "chatbot": "support", "session": [session.pk]}
+    )
+    assert response.status_code == 403
+    assert not dataset.rows.exists()
+
+
+# Tenancy and roles on every page
+
+
+def pages(dataset, row):
+    return [
+        url("dataset-detail", dataset.pk),
+        url("dataset-edit", dataset.pk),
+        url("dataset-delete", dataset.pk),
+        url("row-create", dataset.pk),
+        url("row-edit", dataset.pk, row.pk),
+        url("import", dataset.pk),
+        url("csv-download", dataset.pk),
+        url("csv-upload", dataset.pk),
+    ]
+
+
+def test_the_outsider_gets_404_everywhere(cast, login, dataset):
+    row = RowFactory(dataset=dataset)
+    job = ImportJob.objects.create(dataset=dataset)
+    client = login(cast.outsider)
+    for page in [*pages(dataset, row), url("job", dataset.pk, job.pk)]:
+        assert client.get(page).status_code == 404, page
+    for page in [
+        url("row-delete", dataset.pk, row.pk),
+        url("copy", dataset.pk),
+        url("dataset-delete", dataset.pk),
+    ]:
+        assert client.post(page, {"target": dataset.pk, "all_rows": "on"}).status_code == 404, page
+    assert Dataset.objects.filter(pk=dataset.pk).exists()
+    assert dataset.rows.count() == 1
+
+
+def test_a_viewer_cannot_write_anywhere(cast, login, dataset):
+    row = RowFactory(dataset=dataset, input="kept")
+    target = DatasetFactory(team=cast.team, mode=Mode.MESSAGE)
+    client = login(cast.viewer)
+    for page in [*pages(dataset, row)[1:6], url("csv-upload", dataset.pk)]:
+        assert client.get(page).status_code == 403, page
+    writes = [
+        url("dataset-edit", dataset.pk),
+        url("dataset-delete", dataset.pk),
+        url("row-create", dataset.pk),
+        url("row-edit", dataset.pk, row.pk),
+        url("row-delete", dataset.pk, row.pk),
+        url("import", dataset.pk),
+        url("csv-upload", dataset.pk),
+        url("copy", dataset.pk),
+    ]
+    for page in writes:
+        response = client.post(
+            page, {"name": "x", "input": "x", "target": target.pk, "all_rows": "on"}
+        )
+        assert response.status_code == 403, page
+    row.refresh_from_db()
+    assert (row.input, target.rows.count(), Dataset.objects.get(pk=dataset.pk).name) == (
+        "kept",
+        0,
+        "Golden",
+    )
