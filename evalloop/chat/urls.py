@@ -1,8 +1,19 @@
 from django.urls import path
+from django.views.generic import RedirectView
 
 from evalloop.chat import views
 
 app_name = "chat"
 urlpatterns = [
-    path("", views.index, name="chatbot-list"),
+    path("", views.chatbot_list, name="chatbot-list"),
+    path("<slug:slug>/", RedirectView.as_view(pattern_name="chat:session-list")),
+    path("<slug:slug>/sessions/", views.session_list, name="session-list"),
+    path("<slug:slug>/import/", views.log_upload, name="log-import"),
+    path("<slug:slug>/sessions/<int:pk>/", views.transcript, name="transcript"),
+    path("<slug:slug>/sessions/<int:pk>/tags/", views.session_tags, name="session-tags"),
+    path(
+        "<slug:slug>/sessions/<int:pk>/messages/<int:message_pk>/tags/",
+        views.message_tags,
+        name="message-tags",
+    ),
 ]
