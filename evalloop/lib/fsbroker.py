@@ -12,17 +12,21 @@ from __future__ import annotations
 
 import fcntl
 import os
+import threading
 import time
 import uuid
 from pathlib import Path
 from queue import Empty
-from typing import Any
+from typing import Any, ClassVar
 
 from kombu.transport import filesystem, virtual
 from kombu.transport.filesystem import exchange_queue_t
 from kombu.utils.json import dumps, loads
 
 FOLDERS = ("queue", "claimed", "control")
+# kombu marks a binding as declared in memory before it writes the table; a thread of the same
+# process that sees the mark must not publish until the table holds the binding.
+_BINDING = threading.Lock()
 
 
 def options(folder: Path) -> dict[str, Any]:
@@ -88,6 +92,10 @@ class Channel(filesystem.Channel):
                 table = []
             _write_whole(file, dumps(change(table)).encode())
 
+    def queue_bind(self, *args: Any, **kwargs: Any) -> Any:
+        with _BINDING:
+            return super().queue_bind(*args, **kwargs)
+
     def _queue_bind(self, exchange: str, routing_key: str, pattern: str | None, queue: str) -> None:
         entry = exchange_queue_t(routing_key or "", pattern or "", queue or "")
         self._update_table(exchange, lambda table: table if entry in table else [entry, *table])
@@ -102,3 +110,11 @@ class Channel(filesystem.Channel):
 
 class Transport(filesystem.Transport):
     Channel = Channel
+    # The stock transport keeps one view of declared bindings for the whole process; a
+    # second broker folder in the same process would then miss bindings it never wrote.
+    states: ClassVar[dict[str, virtual.BrokerState]] = {}
+
+    def __init__(self, client: Any, **kwargs: Any) -> None:
+        super().__init__(client, **kwargs)
+        folder = str(client.transport_options.get("control_folder", "control"))
+        self.state = self.states.setdefault(folder, virtual.BrokerState())

@@ -1,0 +1,94 @@
+"""config/settings.py as a whole: defaults that work locally, loud failures, documented knobs."""
+
+from __future__ import annotations
+
+import re
+import runpy
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from evalloop.lib import env
+
+ROOT = Path(__file__).resolve().parent.parent
+SETTINGS = ROOT / "config" / "settings.py"
+VARIABLE = re.compile(r"^#?\s*([A-Z][A-Z0-9_]*)=", re.MULTILINE)
+DOCUMENTED = re.compile(r"^\| `([A-Z][A-Z0-9_]*)` \|", re.MULTILINE)
+
+
+@pytest.fixture
+def load(monkeypatch, tmp_path):
+    """Answer a loader of the settings file under a given environment, as at start-up."""
+
+    def _load(**environ: str) -> dict[str, Any]:
+        for name in env.READ | set(environ):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("EVALLOOP_DATA_DIR", str(tmp_path / "data"))
+        for name, value in environ.items():
+            monkeypatch.setenv(name, value)
+        return runpy.run_path(str(SETTINGS))
+
+    return _load
+
+
+def test_by_default_it_keeps_everything_in_the_data_dir(load, tmp_path):
+    settings = load()
+    data = tmp_path / "data"
+    assert settings["DATABASES"]["default"]["NAME"] == data / "db.sqlite3"
+    assert settings["EVALLOOP_EMBEDDED_BROKER"] is True
+    options = settings["CELERY_BROKER_TRANSPORT_OPTIONS"]
+    assert options["data_folder_in"] == str(data / "broker" / "queue")
+    assert settings["SECRET_KEY"] == (data / "secret_key").read_text()
+    assert settings["DEBUG"] is True
+
+
+def test_with_postgres_and_redis_it_uses_them(load):
+    settings = load(
+        DATABASE_URL="postgres://postgres@127.0.0.1:5432/evalloop",
+        CELERY_BROKER_URL="redis://127.0.0.1:6379/0",
+    )
+    assert settings["DATABASES"]["default"]["ENGINE"] == "django.db.backends.postgresql"
+    assert settings["CELERY_BROKER_URL"] == "redis://127.0.0.1:6379/0"
+    assert settings["EVALLOOP_EMBEDDED_BROKER"] is False
+    assert "CELERY_BROKER_TRANSPORT" not in settings
+
+
+def test_without_debug_cookies_are_secure_unless_told_otherwise(load):
+    assert load(DEBUG="false", SECRET_KEY="k")["SESSION_COOKIE_SECURE"] is True
+    plain = load(DEBUG="false", SECRET_KEY="k", EVALLOOP_SECURE_COOKIES="false")
+    assert plain["SESSION_COOKIE_SECURE"] is plain["CSRF_COOKIE_SECURE"] is False
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"DEBUG": "maybe"}, "DEBUG='maybe' is not a boolean"),
+        ({"DEBUG": "false"}, "SECRET_KEY must be set when DEBUG is off"),
+        ({"EVALLOOP_TICK_SECONDS": "often"}, "EVALLOOP_TICK_SECONDS='often' is not a whole number"),
+        ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL='LOUD' must be one of"),
+        ({"DATABASE_URL": "mysql://root@localhost/x"}, "must be a postgres:// or sqlite:// URL"),
+        ({"CELERY_BROKER_URL": "amqp://localhost//"}, "must be a redis:// or rediss:// URL"),
+    ],
+)
+def test_a_malformed_setting_stops_start_up_with_its_name(load, environ, message):
+    with pytest.raises(ImproperlyConfigured, match=re.escape(message)):
+        load(**environ)
+
+
+def _names(path: Path, pattern: re.Pattern[str]) -> set[str]:
+    return set(pattern.findall(path.read_text()))
+
+
+def test_every_variable_read_by_the_settings_is_in_env_example_and_docs():
+    read = set(env.READ)
+    assert "DATABASE_URL" in read  # the settings were loaded through evalloop.lib.env
+    assert read - _names(ROOT / ".env.example", VARIABLE) == set(), "missing from .env.example"
+    assert read - _names(ROOT / "docs/settings.md", DOCUMENTED) == set(), "missing from docs"
+
+
+def test_env_example_and_docs_name_only_variables_the_settings_read():
+    read = set(env.READ)
+    assert _names(ROOT / ".env.example", VARIABLE) - read == set(), "stale in .env.example"
+    assert _names(ROOT / "docs/settings.md", DOCUMENTED) - read == set(), "stale in docs"

@@ -1,0 +1,78 @@
+"""The supervisor behind `evalloop up`: all children stop together, whatever happens."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+from evalloop.lib.supervisor import Supervisor
+
+SLEEP = ["sleep", "60"]
+
+
+def gone(pid: int) -> bool:
+    """Answer whether `pid` has ended (a zombie awaiting its reaper counts as ended)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return True
+    return state == "Z"
+
+
+def supervise(commands, *, signal_after: float | None = None, grace: float = 5.0):
+    said: list[str] = []
+    supervisor = Supervisor(commands, grace_seconds=grace, say=said.append)
+    if signal_after is not None:
+        threading.Timer(signal_after, os.kill, (os.getpid(), signal.SIGTERM)).start()
+    code = supervisor.run()
+    return code, supervisor, said
+
+
+def test_a_stop_signal_stops_every_child_and_answers_zero():
+    code, supervisor, said = supervise({"a": SLEEP, "b": SLEEP}, signal_after=0.3)
+    assert code == 0
+    assert all(child.returncode == -signal.SIGTERM for child in supervisor.children.values())
+    assert said == ["stopping a, b (press Ctrl-C again to kill them)."]
+
+
+def test_when_one_child_exits_the_others_stop_and_it_answers_non_zero():
+    code, supervisor, said = supervise({"web": SLEEP, "worker": ["sh", "-c", "exit 3"]})
+    assert code == 1
+    assert said == ["worker exited with code 3; stopping the others."]
+    assert supervisor.children["web"].returncode == -signal.SIGTERM
+
+
+def test_a_child_that_ignores_sigterm_is_killed_after_the_grace_period():
+    stubborn = [sys.executable, "-c", "import signal, time; signal.signal(15, 1); time.sleep(60)"]
+    started = time.monotonic()
+    code, supervisor, said = supervise({"stubborn": stubborn}, signal_after=0.5, grace=0.5)
+    assert code == 0
+    assert supervisor.children["stubborn"].returncode == -signal.SIGKILL
+    assert "stubborn did not stop; killing it." in said
+    assert time.monotonic() - started < 5
+
+
+def test_processes_a_child_leaves_behind_are_killed_too(tmp_path):
+    pid_file = tmp_path / "orphan.pid"
+    parent = ["sh", "-c", f"sleep 60 & echo $! > {pid_file}; wait"]
+    code, _, said = supervise({"parent": parent}, signal_after=0.5)
+    assert code == 0
+    assert gone(int(pid_file.read_text()))
+    assert "killed processes parent left behind." in said
+
+
+def test_a_command_that_cannot_start_stops_the_others():
+    code, supervisor, said = supervise({"web": SLEEP, "worker": ["/nonexistent/evalloop"]})
+    assert code == 1
+    assert said[0].startswith("cannot start worker (No such file or directory)")
+    assert supervisor.children["web"].returncode == -signal.SIGTERM
+
+
+def test_it_restores_the_signal_handlers_it_replaced():
+    before = signal.getsignal(signal.SIGINT)
+    supervise({"quick": ["true"]})
+    assert signal.getsignal(signal.SIGINT) is before
