@@ -1,11 +1,15 @@
 """The ingestion engine: idempotent, atomic, a fixed number of queries per batch."""
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import connection
+from django.conf import settings
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
+from evalloop.chat import ingest as ingest_module
 from evalloop.chat.ingest import IngestError, IngestSummary, ingest_traffic, parse_batch
 from evalloop.chat.models import Message, MessageTag, Session, SessionTag, Tag
 from evalloop.chat.schemas import TrafficBatch
@@ -264,3 +268,38 @@ def test_it_takes_a_thousand_sessions_and_twenty_thousand_messages(cast, chatbot
     summary = ingest(cast.team, *sessions)
     assert summary == IngestSummary(sessions_created=1000, messages_created=20_000)
     assert Message.objects.count() == 20_000
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs concurrent writers")
+# Every app, so that the flush after the test cascades to tables of swapped-out models.
+@pytest.mark.django_db(transaction=True, available_apps=list(settings.INSTALLED_APPS))
+def test_two_batches_creating_the_same_session_at_once_both_succeed(cast, monkeypatch):
+    ChatbotFactory(team=cast.team, slug="support")
+    runs, real_run = [], ingest_module._Ingestion.run
+    monkeypatch.setattr(
+        ingest_module._Ingestion, "run", lambda self: runs.append(1) or real_run(self)
+    )
+    first_inserted, summaries = threading.Event(), {}
+    sent = [session(messages=[message(0), message(1)])]
+
+    def first():
+        with transaction.atomic():
+            summaries["first"] = ingest(cast.team, *sent)
+            first_inserted.set()
+            time.sleep(0.5)  # the second batch is now waiting on our new row
+        connection.close()
+
+    def second():
+        first_inserted.wait()
+        summaries["second"] = ingest(cast.team, *sent)
+        connection.close()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert summaries["second"] == IngestSummary(messages_skipped=2)
+    assert stored().message_count == 2
+    assert len(runs) == 3  # the second batch ran again once the first had committed
