@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from evalloop.datasets.models import Dataset, Origin, Row, validate_history
+from evalloop.datasets.snapshots import insert_rows
 
 TEXT_COLUMNS = ("input", "output", "expected_output")
 MAPPINGS = ("context", "participant_data", "state")
@@ -316,7 +317,7 @@ def write(file: IO[bytes], *, dataset: Dataset, plan: Plan) -> Written:
             if rid is None
         ]
         changed = _updates(dataset, batch)
-        Row.objects.bulk_create(new)
+        insert_rows(new)
         if changed:
             Row.objects.bulk_update(changed, [*plan.columns.fields, "edited_at"])
         added, updated = added + len(new), updated + len(changed)

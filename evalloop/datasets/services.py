@@ -10,7 +10,7 @@ from functools import partial
 from typing import IO, Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import reset_queries, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -29,6 +29,7 @@ from evalloop.datasets.snapshots import (
     Keep,
     Tally,
     existing_sources,
+    insert_rows,
     session_id_chunks,
     snapshot_chunk,
     snapshot_sessions,
@@ -331,6 +332,7 @@ def _run_chunks(job: ImportJob) -> None:
                 dataset=dataset, session_ids=ids, origin=Origin.IMPORT, keep=keep
             )
             _record_progress(job, tally)
+        reset_queries()  # with DEBUG on, every bulk insert's SQL would stay in memory
 
 
 def _record_progress(job: ImportJob, tally: Tally) -> None:
@@ -455,5 +457,5 @@ def _copy_chunk(chunk: list[Row], target: Dataset) -> Tally:
             copies.append(_copy_of(row, target))
             if key is not None:
                 present.add(key)
-    Row.objects.bulk_create(copies, batch_size=COPY_CHUNK)
+    insert_rows(copies)
     return Tally(added=len(copies), skipped=len(chunk) - len(copies))

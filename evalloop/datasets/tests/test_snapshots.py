@@ -189,3 +189,15 @@ def test_rows_survive_their_source_being_deleted(chatbot):
     row = Row.objects.get(dataset=dataset)
     assert (row.source_session_id, row.source_pair) == (None, (None, None))
     assert row.output == "b"
+
+
+def test_inserted_rows_get_their_ids_and_read_back_the_same(chatbot):
+    dataset = message_dataset(chatbot)
+    history = [{"role": "human", "content": 'é \\ " \t tab', "created_at": None}]
+    rows = [Row(dataset=dataset, input=f"q{i}", history=history, state={"n": i}) for i in range(3)]
+    inserted = snapshots.insert_rows(rows)
+    assert all(row.pk for row in inserted)
+    stored = {row.pk: row for row in dataset.rows.all()}
+    assert [(stored[r.pk].input, stored[r.pk].history, stored[r.pk].state) for r in inserted] == [
+        (f"q{i}", history, {"n": i}) for i in range(3)
+    ]
