@@ -7,7 +7,7 @@ from typing import Any
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest
 from ninja import Router, Status
-from ninja.errors import ValidationError
+from ninja.errors import HttpError, ValidationError
 from ninja.pagination import paginate
 from pydantic import BaseModel
 
@@ -82,6 +82,9 @@ def get_chatbot(request: HttpRequest, slug: str) -> Chatbot:
 )
 def post_traffic(request: HttpRequest) -> Any:
     team = api_team(request, Action.EDIT)
+    if "chunked" in request.headers.get("Transfer-Encoding", "").lower():
+        # Django reads a request body only up to its declared Content-Length.
+        raise HttpError(411, "Send the batch with a Content-Length header, not chunked.")
     # Parsed here rather than by a body parameter: pydantic reads the raw JSON in one pass,
     # and errors name their place in the batch ("sessions", 3, "messages", 0, "role").
     try:

@@ -105,6 +105,19 @@ def test_a_declared_length_over_the_limit_is_a_413_before_reading(cast, chatbot)
     assert response.status_code == 413
 
 
+def test_a_chunked_body_is_refused_with_411(cast, chatbot):
+    key = team_services.create_api_key(team=cast.team, name="k").plaintext
+    response = Client().post(
+        "/api/v1/traffic",
+        json.dumps(BATCH),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {key}",
+        HTTP_TRANSFER_ENCODING="chunked",
+    )
+    assert response.status_code == 411
+    assert not Session.objects.exists()
+
+
 def test_the_viewer_cannot_ingest(api, chatbot):
     response = api(Role.VIEWER).post("/traffic", BATCH)
     assert response.status_code == 403
