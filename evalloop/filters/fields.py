@@ -32,6 +32,22 @@ def chat(model: str) -> QuerySet[Any]:
     return model_class._default_manager.all()
 
 
+class RowExists(Exists):
+    """EXISTS that PostgreSQL evaluates per outer row, through the relation's index.
+
+    Left alone, PostgreSQL turns EXISTS into a semi-join or a hashed subplan that reads the
+    whole related table (every message of the team, however old) because it guesses that
+    `ILIKE '%word%'` keeps almost nothing. Lists (newest first, 50 rows) and rule ticks (the
+    sessions changed since a watermark) look at few outer rows, so a per-row probe costs what
+    they look at, not what the team has ever stored. `OFFSET 0` is PostgreSQL's documented
+    fence against that rewrite; SQLite always probes per row.
+    """
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, Any]:
+        template = "EXISTS(%(subquery)s OFFSET 0)"
+        return self.as_sql(compiler, connection, template=template, **extra)
+
+
 @dataclass(frozen=True)
 class Scope:
     """Where a clause compiles: the team, and the lookup path from the outer row."""
@@ -98,7 +114,7 @@ class MessageColumn(Field):
 
     def where(self, scope: Scope, **lookups: Any) -> Q:
         conditions = {f"{self.path}__{lookup}": value for lookup, value in lookups.items()}
-        return Q(Exists(chat("Message").filter(session=scope.outer(), **conditions)))
+        return Q(RowExists(chat("Message").filter(session=scope.outer(), **conditions)))
 
 
 @dataclass(frozen=True)
@@ -109,7 +125,7 @@ class SessionTags(Field):
         tags = team_tags(scope.team, names)
         on_session = chat("SessionTag").filter(session=scope.outer(), tag__in=tags)
         on_messages = chat("MessageTag").filter(message__session=scope.outer(), tag__in=tags)
-        return Q(Exists(on_session)) | Q(Exists(on_messages))
+        return Q(RowExists(on_session)) | Q(RowExists(on_messages))
 
 
 @dataclass(frozen=True)
@@ -118,7 +134,7 @@ class MessageTags(Field):
 
     def tagged(self, scope: Scope, names: Iterable[str]) -> Q:
         tags = team_tags(scope.team, names)
-        return Q(Exists(chat("MessageTag").filter(message=scope.outer(), tag__in=tags)))
+        return Q(RowExists(chat("MessageTag").filter(message=scope.outer(), tag__in=tags)))
 
 
 def team_tags(team: Team, names: Iterable[str]) -> QuerySet[Any]:

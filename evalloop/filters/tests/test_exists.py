@@ -79,3 +79,14 @@ def outer_tables(sql):
         depth -= char == ")"
     words = "".join(outer).replace('"', "").split()
     return [words[i + 1] for i, word in enumerate(words) if word.upper() in {"FROM", "JOIN"}]
+
+
+def test_postgresql_probes_each_row_instead_of_reading_whole_tables(crowded):
+    if connection.vendor != "postgresql":
+        pytest.skip("a PostgreSQL planner decision")
+    flt = parse_filter(SESSION_CLAUSES, target=Target.SESSION)
+    queryset = apply_filter(Session.objects.for_team(crowded), flt, team=crowded)
+    plan = queryset.order_by("-created_at")[:50].explain()
+    assert "Semi Join" not in plan
+    assert "hashed SubPlan" not in plan
+    assert "OFFSET 0" in str(queryset.query)
