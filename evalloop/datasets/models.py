@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -176,6 +177,11 @@ class ImportJobQuerySet(models.QuerySet["ImportJob"]):
 
     def active(self) -> ImportJobQuerySet:
         return self.filter(status__in=ACTIVE_JOB_STATUSES)
+
+    def recent(self, *, hours: int = 1) -> ImportJobQuerySet:
+        """Jobs still running, and those that ended lately (so a failure stays visible)."""
+        ended_lately = Q(finished_at__gte=timezone.now() - timedelta(hours=hours))
+        return self.filter(Q(status__in=ACTIVE_JOB_STATUSES) | ended_lately)
 
 
 class ImportJob(models.Model):

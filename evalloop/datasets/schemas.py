@@ -9,6 +9,7 @@ from ninja import Schema
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from evalloop.datasets.models import Mode, Row
+from evalloop.datasets.services import MAX_PICKED_SESSIONS
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
@@ -101,7 +102,7 @@ class RowOut(Schema):
 class ImportIn(Strict):
     """Either picked sessions, or what a filter matches on a chatbot (optionally sampled)."""
 
-    session_ids: list[int] | None = Field(None, max_length=100_000)
+    session_ids: list[int] | None = Field(None, max_length=MAX_PICKED_SESSIONS)
     chatbot: str | None = None
     filter: list[Any] | None = None
     sample_rate: float | None = Field(None, gt=0, le=1)

@@ -43,6 +43,8 @@ from evalloop.teams.permissions import Action
 
 # Imports of more sources than this run as a background job with a progress bar.
 LARGE_IMPORT_SOURCES = 2_000
+# Picked sessions travel as a list of ids; more than this is a filter's job.
+MAX_PICKED_SESSIONS = 10_000
 # A running job whose heartbeat is older than this lost its worker and may be claimed again.
 STALE_JOB_MINUTES = 10
 COPY_CHUNK = 1_000
@@ -187,6 +189,10 @@ def select_sessions(*, team: Team, session_ids: Iterable[int]) -> Selection:
     wanted = set(session_ids)
     if not wanted:
         raise ValidationError({"session_ids": "Pick at least one session."})
+    if len(wanted) > MAX_PICKED_SESSIONS:
+        raise ValidationError(
+            {"session_ids": f"At most {MAX_PICKED_SESSIONS} ids; import by filter instead."}
+        )
     found = set(team_objects(Session, team).filter(id__in=wanted).values_list("id", flat=True))
     missing = sorted(wanted - found)
     if missing:

@@ -84,7 +84,7 @@ def dataset_detail(request: TeamRequest, pk: int) -> HttpResponse:
         "dataset": dataset,
         "rows": _rows_page(request, dataset),
         "query": request.GET.get("q", ""),
-        "jobs": list(dataset.import_jobs.active()),
+        "jobs": list(dataset.import_jobs.recent()[:3]),
         "copy_form": CopyForm(source=dataset),
     }
     return render_page(request, DETAIL, context, partial="rows")

@@ -130,6 +130,15 @@ def test_picked_sessions_must_all_be_the_teams(chatbot):
     assert str(theirs.pk) in str(caught.value)
 
 
+def test_too_many_picked_sessions_are_refused(chatbot, monkeypatch):
+    monkeypatch.setattr(services, "MAX_PICKED_SESSIONS", 2)
+    ids = [s.pk for s in SessionFactory.create_batch(3, chatbot=chatbot)]
+    with pytest.raises(ValidationError, match="At most 2"):
+        services.select_sessions(team=chatbot.team, session_ids=ids)
+    with pytest.raises(ValidationError, match="at least one"):
+        services.select_sessions(team=chatbot.team, session_ids=[])
+
+
 def test_importing_picked_sessions_adds_rows_and_reports_skips(chatbot):
     sessions = tagged_sessions(chatbot, 2)
     dataset = DatasetFactory(team=chatbot.team, mode=Mode.SESSION)

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from evalloop.chat.models import SessionTag
 from evalloop.chat.tests.factories import ChatbotFactory, SessionFactory, TagFactory, conversation
@@ -96,7 +98,7 @@ def test_the_dataset_page_lists_rows_with_their_origin_and_source(cast, login, d
     body = response.content.decode()
     assert "&lt;script&gt;" in body
     assert "<script>x" not in body
-    assert "/chatbots/support/sessions/s-%3C42%3E/" in body
+    assert reverse("chat:transcript", kwargs={"slug": "support", "pk": session.pk}) in body
     assert "session s-&lt;42&gt;" in body
     assert "edited" in body
     assert 'id="auto-population-rules"' in body
@@ -179,6 +181,22 @@ def test_the_job_progress_partial_polls_while_running_and_stops_when_done(cast, 
     done = client.get(url("job", dataset.pk, job.pk)).content.decode()
     assert "hx-trigger" not in done
     assert "9 rows added" in done
+
+
+def test_a_failed_import_stays_visible_on_the_dataset_page(cast, login, dataset):
+    ImportJob.objects.create(
+        dataset=dataset,
+        status=JobStatus.FAILED,
+        error="RuntimeError: <boom>",
+        finished_at=timezone.now(),
+    )
+    ImportJob.objects.create(
+        dataset=dataset, status=JobStatus.DONE, finished_at=timezone.now() - timedelta(days=1)
+    )
+    page = login(cast.viewer).get(url("dataset-detail", dataset.pk)).content.decode()
+    assert "The import failed" in page
+    assert "&lt;boom&gt;" in page
+    assert page.count('class="card import-job"') == 1
 
 
 # Rows by hand
