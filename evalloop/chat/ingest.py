@@ -134,7 +134,7 @@ class _Item:
         return (self.chatbot.pk, self.external_id)
 
     def merge(self, data: SessionIn) -> None:
-        given = {name: getattr(data, name) for name in (*SESSION_FIELDS, "ended")}
+        given = {name: getattr(data, name) for name in (*SESSION_FIELDS, "ended", "ended_at")}
         self.given.update((name, value) for name, value in given.items() if value is not None)
         self.tags.update(dict.fromkeys(data.tags))
         seen = {m.external_id for m in self.messages if m.external_id is not None}
@@ -249,13 +249,13 @@ class _Ingestion:
     def _new_session(self, item: _Item) -> Session:
         given = dict(item.given)
         ended = given.pop("ended", False)
+        given.setdefault("ended_at", self.now if ended else None)
         times = [self._time(m) for m in item.messages]
         given.setdefault("created_at", min(times, default=self.now))
         return Session(
             team=self.team,
             chatbot=item.chatbot,
             external_id=item.external_id,
-            ended_at=self.now if ended else None,
             message_count=len(times),
             last_message_at=max(times, default=None),
             changed_at=self.now,
@@ -349,6 +349,8 @@ class _Ingestion:
     def _apply(self, session: Session, given: dict[str, Any], messages: list[Message]) -> bool:
         """Set the given fields and the counters on `session`; answer whether anything changed."""
         changed = False
+        if "ended_at" in given:
+            given = {name: value for name, value in given.items() if name != "ended"}
         for name, value in given.items():
             if name == "ended":
                 name, value = "ended_at", (session.ended_at or self.now) if value else None

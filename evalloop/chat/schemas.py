@@ -6,7 +6,14 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from ninja import Schema
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from evalloop.chat.models import Role
 
@@ -40,9 +47,16 @@ class SessionIn(Strict):
     state: dict[str, Any] | None = None
     participant_data: dict[str, Any] | None = None
     ended: bool | None = None
+    ended_at: AwareDatetime | None = None
     created_at: AwareDatetime | None = None
     tags: list[TagName] = Field(default_factory=list)
     messages: list[MessageIn] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def an_end_time_means_ended(self) -> SessionIn:
+        if self.ended is False and self.ended_at is not None:
+            raise ValueError("ended_at is given but ended is false")
+        return self
 
 
 class TrafficBatch(Strict):

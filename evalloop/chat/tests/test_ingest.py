@@ -147,6 +147,21 @@ def test_ending_again_keeps_the_first_end_time(cast, chatbot):
     assert stored().ended_at == first
 
 
+def test_an_end_time_can_be_given(cast, chatbot):
+    ingest(cast.team, session(ended_at=T0.isoformat()))
+    assert stored().ended_at == T0
+    ingest(cast.team, session(ended_at=(T0 + timedelta(hours=1)).isoformat(), ended=True))
+    assert stored().ended_at == T0 + timedelta(hours=1)
+
+
+def test_an_end_time_with_ended_false_is_refused():
+    with pytest.raises(IngestError):
+        parse_batch(
+            '{"sessions": [{"chatbot": "a", "external_id": "s", "ended": false, '
+            '"ended_at": "2024-05-01T10:00:00Z"}]}'
+        )
+
+
 def test_tags_are_only_ever_added(cast, chatbot):
     ingest(cast.team, session(tags=["a"]))
     ingest(cast.team, session(tags=["b"]))
@@ -277,9 +292,12 @@ def test_it_takes_a_thousand_sessions_and_twenty_thousand_messages(cast, chatbot
 def test_two_batches_creating_the_same_session_at_once_both_succeed(cast, monkeypatch):
     ChatbotFactory(team=cast.team, slug="support")
     runs, real_run = [], ingest_module._Ingestion.run
-    monkeypatch.setattr(
-        ingest_module._Ingestion, "run", lambda self: runs.append(1) or real_run(self)
-    )
+
+    def counted_run(self):
+        runs.append(1)
+        return real_run(self)
+
+    monkeypatch.setattr(ingest_module._Ingestion, "run", counted_run)
     first_inserted, summaries = threading.Event(), {}
     sent = [session(messages=[message(0), message(1)])]
 
