@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 BUILDER_INPUTS = frozenset(
     {"add", "remove", "pick", "field", "op", "value", "value_key", "value_end"}
 )
+FIRST_FIELD = "tags"  # what the "add filter" row offers first, on either target
 # A changed filter starts again from the first page.
 PAGING = frozenset({"page", "cursor"})
 
@@ -97,9 +98,9 @@ class Draft:
 
 
 def read_draft(query: QueryDict, target: Target) -> Draft:
-    """Answer the row the builder shows; an unknown field or operator falls back to the first."""
+    """Answer the row the builder shows; an unknown field or operator falls back to a default."""
     fields = FIELDS[target]
-    chosen = fields.get(str(query.get("field", ""))) or next(iter(fields.values()))
+    chosen = fields.get(str(query.get("field", ""))) or fields[FIRST_FIELD]
     operator = chosen.operator(query.get("op")) or chosen.operators[0]
     return Draft(target, chosen, operator, query)
 

@@ -26,7 +26,7 @@ def test_a_page_without_a_filter_has_an_empty_one():
     assert not state.filter
     assert state.errors == []
     assert state.redirect_to is None
-    assert state.draft.field.name == "chatbot"
+    assert state.draft.field.name == "tags"
 
 
 def test_it_reads_the_filter_of_the_url():
@@ -140,11 +140,11 @@ def test_removing_the_last_clause_redirects_to_the_bare_page():
     assert state.redirect_to == PATH
 
 
-def test_an_unknown_draft_field_or_operator_falls_back_to_the_first():
+def test_an_unknown_draft_field_or_operator_falls_back_to_a_default():
     state = state_of({"field": "colour", "op": "near"})
-    assert (state.draft.field.name, state.draft.operator.name) == ("chatbot", "eq")
-    state = state_of({"field": "tags", "op": "eq"})
     assert (state.draft.field.name, state.draft.operator.name) == ("tags", "any_of")
+    state = state_of({"field": "created_at", "op": "any_of"})
+    assert (state.draft.field.name, state.draft.operator.name) == ("created_at", "before")
 
 
 def test_the_builder_renders_chips_errors_and_the_add_row():
