@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import os
+import socket
 import subprocess
-import sys
 
 import pytest
 from click.testing import CliRunner
@@ -13,6 +12,7 @@ from evalloop.cli import main
 from evalloop.teams import services
 from evalloop.teams.models import ApiKey, Membership, Team, User
 from evalloop.teams.permissions import Role
+from tests.processes import EVALLOOP, environ
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "correct horse battery"
@@ -119,24 +119,38 @@ def test_the_command_lists_what_it_can_do():
         assert f"  {command}" in result.output
 
 
-def test_a_malformed_setting_is_one_line_and_no_traceback(tmp_path):
-    environ = {**os.environ, "EVALLOOP_DATA_DIR": str(tmp_path), "EVALLOOP_TICK_SECONDS": "often"}
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "evalloop.cli",
-            "createuser",
-            "--email",
-            "a@b.example",
-            "--password",
-            PASSWORD,
-        ],
-        env=environ,
+def run(data_dir, *args: str, **overrides: str) -> subprocess.CompletedProcess[str]:
+    """Run the installed `evalloop` in a process of its own, on SQLite in `data_dir`."""
+    return subprocess.run(
+        [*EVALLOOP, *args],
+        env=environ(data_dir, **overrides),
         capture_output=True,
         text=True,
-        check=False,
         stdin=subprocess.DEVNULL,
+        timeout=120,
+        check=False,
     )
+
+
+def test_a_malformed_setting_is_one_line_and_no_traceback(tmp_path):
+    args = ("createuser", "--email", "a@b.example", "--password", PASSWORD)
+    result = run(tmp_path, *args, EVALLOOP_TICK_SECONDS="often")
     assert result.returncode == 2
     assert result.stderr == "Error: EVALLOOP_TICK_SECONDS='often' is not a whole number.\n"
+
+
+def test_a_command_on_a_fresh_data_dir_first_creates_the_database(tmp_path):
+    result = run(tmp_path, "createuser", "--email", "ann@example.com", "--password", PASSWORD)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "Created user ann@example.com.\n"
+    assert (tmp_path / "db.sqlite3").exists()
+
+
+def test_up_refuses_a_port_already_in_use(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run(tmp_path, "up", "--port", str(port))
+    assert result.returncode == 1
+    assert result.stderr == f"Error: cannot listen on 127.0.0.1:{port}: Address already in use.\n"

@@ -7,20 +7,11 @@ import signal
 import sys
 import threading
 import time
-from pathlib import Path
 
 from evalloop.lib.supervisor import Supervisor
+from tests.processes import gone, wait_until
 
 SLEEP = ["sleep", "60"]
-
-
-def gone(pid: int) -> bool:
-    """Answer whether `pid` has ended (a zombie awaiting its reaper counts as ended)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return True
-    return state == "Z"
 
 
 def supervise(commands, *, signal_after: float | None = None, grace: float = 5.0):
@@ -61,7 +52,8 @@ def test_processes_a_child_leaves_behind_are_killed_too(tmp_path):
     parent = ["sh", "-c", f"sleep 60 & echo $! > {pid_file}; wait"]
     code, _, said = supervise({"parent": parent}, signal_after=0.5)
     assert code == 0
-    assert gone(int(pid_file.read_text()))
+    orphan = int(pid_file.read_text())
+    assert wait_until(lambda: gone(orphan), timeout=5)
     assert "killed processes parent left behind." in said
 
 
