@@ -121,7 +121,6 @@ def _wide_sqlite_inserts() -> Iterator[None]:
 class _Item:
     """One session of the batch, merged over every place the batch names it."""
 
-    index: int
     chatbot: Chatbot
     external_id: str
     given: dict[str, Any] = field(default_factory=dict)
@@ -188,11 +187,11 @@ class _Ingestion:
 
     def _items(self, chatbots: dict[str, Chatbot]) -> list[_Item]:
         items: dict[tuple[int, str], _Item] = {}
-        for index, data in enumerate(self.batch.sessions):
+        for data in self.batch.sessions:
             chatbot = chatbots[data.chatbot]
             key = (chatbot.pk, data.external_id)
             if key not in items:
-                items[key] = _Item(index=index, chatbot=chatbot, external_id=data.external_id)
+                items[key] = _Item(chatbot=chatbot, external_id=data.external_id)
             items[key].merge(data)
         return list(items.values())
 
