@@ -52,6 +52,7 @@ def test_an_operator_that_does_not_fit_the_field_is_refused():
         ("created_at", "after", 1714550400, "expected an ISO 8601 date and time, got a number"),
         ("created_at", "after", "yesterday", "is not an ISO 8601 date and time"),
         ("created_at", "before", "2025-05-01T10:00:00", "has no time zone"),
+        ("created_at", "before", "0001-01-01T00:00:00+01:00", "out of range"),
         ("created_at", "between", ["2025-05-01T00:00:00Z"], "expected a list of two"),
         ("created_at", "between", ["2025-06-01T00:00Z", "2025-05-01T00:00Z"], "start must be"),
         ("ended_at", "within_last", "7x", "is not a duration like 30m, 12h, 7d or 2w"),

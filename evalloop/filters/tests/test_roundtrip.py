@@ -10,7 +10,7 @@ from evalloop.filters import Target, filter_from_querystring, parse_filter
 from evalloop.filters.tests.strategies import json_filters
 
 targets = st.sampled_from(list(Target))
-ROUNDS = settings(max_examples=300, deadline=None)
+ROUNDS = settings(max_examples=200, deadline=None)
 
 
 @st.composite

@@ -65,6 +65,3 @@ class ValueType:
 
     def from_form(self, data: Mapping[str, Any]) -> Any:
         return self.from_text(data.get("value", "").strip())
-
-    def to_form(self, value: Any) -> dict[str, str]:
-        return {"value": self.to_text(value)}

@@ -58,9 +58,6 @@ class Key(ValueType):
     def from_form(self, data: Mapping[str, Any]) -> Any:
         return {"key": data.get("value_key", "").strip()}
 
-    def to_form(self, value: Any) -> dict[str, str]:
-        return {"value_key": value.key}
-
 
 @dataclass(frozen=True)
 class KeyWithValue(ValueType):
@@ -119,9 +116,6 @@ class KeyWithValue(ValueType):
     def from_form(self, data: Mapping[str, Any]) -> Any:
         text = data.get("value", "").strip()
         return {"key": data.get("value_key", "").strip(), "value": self._value_from_text(text)}
-
-    def to_form(self, value: Any) -> dict[str, str]:
-        return {"value_key": value.key, "value": self._value_text(value.value)}
 
 
 def reads_as_json(text: str) -> bool:

@@ -157,8 +157,5 @@ class ListOf(ValueType):
             return [value for value in data.getlist("value") if value]
         return [part.strip() for part in data.get("value", "").split(",") if part.strip()]
 
-    def to_form(self, value: Any) -> dict[str, str]:
-        return {"value": ", ".join(value)}
-
     def describe(self, value: Any) -> str:
         return ", ".join(self.item.describe(item) for item in value)

@@ -32,6 +32,8 @@ class Moment(ValueType):
             raise ValueError(f"“{raw}” is not an ISO 8601 date and time") from None
         if moment.tzinfo is None or moment.utcoffset() is None:
             raise ValueError(f"“{raw}” has no time zone (add Z or an offset like +02:00)")
+        if not 1000 <= moment.year <= 9000:
+            raise ValueError(f"“{raw}” is out of range (years 1000 to 9000)")
         return moment
 
     def to_json(self, value: Any) -> str:
@@ -56,10 +58,6 @@ class Moment(ValueType):
         if moment.tzinfo is None:
             moment = timezone.make_aware(moment)
         return moment.isoformat()
-
-    def to_form(self, value: Any, key: str = "value") -> dict[str, str]:
-        local = timezone.localtime(value)
-        return {key: local.replace(tzinfo=None).isoformat(timespec="minutes")}
 
 
 class Period(ValueType):
@@ -91,9 +89,6 @@ class Period(ValueType):
 
     def from_form(self, data: Mapping[str, Any]) -> list[Any]:
         return [self.moment.from_form(data), self.moment.from_form(data, "value_end")]
-
-    def to_form(self, value: Any) -> dict[str, str]:
-        return self.moment.to_form(value[0]) | self.moment.to_form(value[1], "value_end")
 
 
 @dataclass(frozen=True)
