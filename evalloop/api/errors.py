@@ -9,6 +9,8 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 
+from evalloop.filters import FilterError
+
 
 class Conflict(Exception):
     """The request conflicts with the current state (answers 409)."""
@@ -38,6 +40,10 @@ def install(api: NinjaAPI) -> None:
     @api.exception_handler(Conflict)
     def on_conflict(request: HttpRequest, exc: Conflict) -> HttpResponse:
         return answer(request, str(exc), 409)
+
+    @api.exception_handler(FilterError)
+    def on_filter_error(request: HttpRequest, exc: FilterError) -> HttpResponse:
+        return answer(request, exc.detail(), 422)
 
     @api.exception_handler(RequestDataTooBig)
     def on_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
