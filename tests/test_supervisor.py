@@ -37,6 +37,12 @@ def test_when_one_child_exits_the_others_stop_and_it_answers_non_zero():
     assert supervisor.children["web"].returncode == -signal.SIGTERM
 
 
+def test_it_says_which_signal_killed_a_child():
+    code, _, said = supervise({"web": SLEEP, "beat": ["sh", "-c", "kill -9 $$"]})
+    assert code == 1
+    assert said == ["beat was killed by SIGKILL; stopping the others."]
+
+
 def test_a_child_that_ignores_sigterm_is_killed_after_the_grace_period():
     stubborn = [sys.executable, "-c", "import signal, time; signal.signal(15, 1); time.sleep(60)"]
     started = time.monotonic()

@@ -20,6 +20,12 @@ def _say(line: str) -> None:
     print(f"evalloop: {line}", file=sys.stderr, flush=True)
 
 
+def _ending(code: int) -> str:
+    if code < 0:
+        return f"was killed by {signal.Signals(-code).name}"
+    return f"exited with code {code}"
+
+
 def _die_with(parent: int) -> Callable[[], None]:
     """Answer a pre-exec hook that has Linux end the child if the supervisor dies unannounced."""
 
@@ -82,7 +88,7 @@ class Supervisor:
             for name, child in self.children.items():
                 code = child.poll()
                 if code is not None:
-                    self.say(f"{name} exited with code {code}; stopping the others.")
+                    self.say(f"{name} {_ending(code)}; stopping the others.")
                     return name
             time.sleep(POLL_SECONDS)
         self.say(f"stopping {', '.join(self.children)} (press Ctrl-C again to kill them).")
