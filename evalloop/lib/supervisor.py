@@ -13,6 +13,9 @@ from types import FrameType
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 POLL_SECONDS = 0.1
+# `uv run` passes a terminal's Ctrl-C on to its child, which already got it from the
+# terminal: signals this close together are one press, not a request to kill.
+SAME_PRESS_SECONDS = 1.0
 _PR_SET_PDEATHSIG = 1
 
 
@@ -42,7 +45,8 @@ class Supervisor:
 
     Each child runs in its own process group, so a Ctrl-C in the terminal reaches only the
     supervisor, which then sends each child exactly one SIGTERM. A second signal while
-    stopping kills whatever is left; so does the end of the grace period.
+    stopping (a second press, not the echo of the first) kills whatever is left; so does the
+    end of the grace period.
     """
 
     def __init__(
@@ -56,7 +60,7 @@ class Supervisor:
         self.grace_seconds = grace_seconds
         self.say = say
         self.children: dict[str, subprocess.Popen[bytes]] = {}
-        self.signals: list[int] = []
+        self.signals: list[float] = []  # when each stop signal arrived
 
     def run(self) -> int:
         """Answer 0 after a requested stop, 1 when a child ended on its own or failed to start."""
@@ -70,7 +74,10 @@ class Supervisor:
         return 0 if ended is None else 1
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        self.signals.append(signum)
+        self.signals.append(time.monotonic())
+
+    def _pressed_again(self) -> bool:
+        return bool(self.signals) and self.signals[-1] - self.signals[0] > SAME_PRESS_SECONDS
 
     def _start_all(self) -> str | None:
         hook = _die_with(os.getpid()) if sys.platform == "linux" else None
@@ -100,10 +107,9 @@ class Supervisor:
     def _stop_all(self) -> None:
         for child in self._running().values():
             child.terminate()
-        signals_seen = len(self.signals)
         deadline = time.monotonic() + self.grace_seconds
         while self._running():
-            if len(self.signals) > signals_seen or time.monotonic() > deadline:
+            if self._pressed_again() or time.monotonic() > deadline:
                 for name in self._running():
                     self.say(f"{name} did not stop; killing it.")
                 break
