@@ -69,10 +69,17 @@ def round_trip(env: dict[str, str], data_dir: Path) -> None:
     assert wait_until(lambda: expired_sessions(data_dir) == 0, timeout=20), "task never ran"
 
 
-def test_a_task_runs_on_a_worker_through_the_embedded_broker(worker_on, tmp_path):
+def answers_ping(env: dict[str, str]) -> bool:
+    ping = [sys.executable, "-m", "celery", "--app", "config.celery:app", "inspect", "ping"]
+    done = subprocess.run([*ping, "--timeout", "2"], env=env, capture_output=True, timeout=30)
+    return b"pong" in done.stdout
+
+
+def test_the_embedded_broker_carries_tasks_and_remote_control_to_a_worker(worker_on, tmp_path):
     env = worker_on()
     round_trip(env, tmp_path)
     assert list((tmp_path / "broker" / "queue").iterdir()) == []
+    assert wait_until(lambda: answers_ping(env), timeout=20, every=0)
 
 
 def _redis_url() -> str:
