@@ -2,7 +2,9 @@ from django.test import override_settings
 
 
 def test_a_viewer_who_may_not_write_gets_the_403_page(cast, login):
-    response = login(cast.viewer).post("/settings/members/", {"email": "x@example.com", "role": "viewer"})
+    response = login(cast.viewer).post(
+        "/settings/members/", {"email": "x@example.com", "role": "viewer"}
+    )
     assert response.status_code == 403
     assert b"Not allowed" in response.content
     assert b"Team A" in response.content
