@@ -36,6 +36,18 @@ def _fast_password_hashing(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _tasks_run_in_process() -> None:
+    """Run tasks sent by the code under test in-process, never into the developer's broker.
+
+    Tests of real brokers start their own worker and sender processes.
+    """
+    from config.celery import app
+
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+
+
 @pytest.fixture
 def cast(db: None) -> Cast:
     owner = UserFactory(email="owner@a.example")
