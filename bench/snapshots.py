@@ -11,7 +11,8 @@ then every (size, mode) import runs in a fresh child process, so its peak RSS is
 
 The import runs the way a large import runs in production: an import job done chunk by
 chunk (`evalloop.datasets.services.run_import_job`), each chunk committed with its progress.
-Rerunnable; prints a Markdown table.
+Rerunnable; prints a Markdown table. The machine's load average is printed beside each
+result: on a busy machine the importing process and the database share the cores.
 """
 
 from __future__ import annotations
@@ -48,8 +49,11 @@ def main() -> None:
     if args.child:
         child(args)
         return
-    print("| database | sessions | mode | rows | seconds | rows/s | sessions/s | peak RSS (MB) |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print(
+        "| database | sessions | mode | rows | seconds | rows/s | sessions/s | peak RSS (MB) "
+        "| load avg |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for db in args.db.split(","):
         with scratch(db.strip()) as env:
             for size in [int(s) for s in args.sizes.split(",")]:
@@ -63,7 +67,8 @@ def row(db: str, size: int, mode: str, result: dict[str, Any]) -> str:
     seconds = result["seconds"]
     return (
         f"| {db} | {size:,} | {mode} | {result['rows']:,} | {seconds:.1f} | "
-        f"{result['rows'] / seconds:,.0f} | {size / seconds:,.0f} | {result['peak_mb']:.0f} |"
+        f"{result['rows'] / seconds:,.0f} | {size / seconds:,.0f} | {result['peak_mb']:.0f} | "
+        f"{os.getloadavg()[0]:.1f} |"
     )
 
 
@@ -122,6 +127,7 @@ def child(args: Any) -> None:
 
 def seed(size: int) -> None:
     from django.core.management import call_command
+    from django.db import connection
 
     from evalloop.chat.models import Chatbot
     from evalloop.teams.models import Team
@@ -131,6 +137,8 @@ def seed(size: int) -> None:
     chatbot = Chatbot.objects.create(team=team, slug=f"bench-{size}", name=f"Bench {size}")
     for start in range(0, size, SEED_BATCH):
         seed_batch(chatbot, start, min(SEED_BATCH, size - start))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")  # a live store has statistics; a freshly seeded one not yet
 
 
 def seed_batch(chatbot: Any, start: int, count: int) -> None:

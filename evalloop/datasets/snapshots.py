@@ -97,7 +97,15 @@ def source_key(
 
 def existing_sources(dataset: Dataset, session_ids: Iterable[int]) -> set[SourceKey]:
     """The source keys among `session_ids` that `dataset` already holds."""
-    rows = dataset.rows.filter(source_session_id__in=list(session_ids))
+    # Unordered, and bounded by the chunk's id range: while a big import fills a dataset
+    # its statistics lag, and PostgreSQL would otherwise walk every row of the dataset
+    # (to honour the rows' default order, or to test a bare IN list) for each chunk.
+    ids = sorted(session_ids)
+    if not ids:
+        return set()
+    rows = dataset.rows.order_by().filter(
+        source_session_id__gte=ids[0], source_session_id__lte=ids[-1], source_session_id__in=ids
+    )
     if dataset.mode == Mode.SESSION:
         return set(rows.values_list("source_session_id", flat=True))
     return set(rows.values_list("source_human_message_id", "source_ai_message_id"))
