@@ -1,4 +1,6 @@
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from evalloop.api.urls import api
 
@@ -10,4 +12,5 @@ urlpatterns = [
     path("datasets/", include("evalloop.datasets.urls")),
     path("filters/", include("evalloop.filters.urls")),
     path("", include("evalloop.web.urls")),
+    path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
 ]

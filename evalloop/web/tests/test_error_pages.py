@@ -15,3 +15,9 @@ def test_an_unknown_page_gets_the_404_page(cast, login):
     response = login(cast.editor).get("/no-such-page/")
     assert response.status_code == 404
     assert b"Not found" in response.content
+
+
+def test_the_favicon_is_served_without_a_login(client, db):
+    response = client.get("/favicon.ico", follow=True)
+    assert response.status_code == 200
+    assert response.redirect_chain[0][0].endswith("favicon.svg")
