@@ -10,10 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 
 from evalloop.filters import FilterError
-
-
-class Conflict(Exception):
-    """The request conflicts with the current state (answers 409)."""
+from evalloop.lib.errors import Conflict
 
 
 def django_validation_detail(exc: DjangoValidationError) -> list[dict[str, Any]]:

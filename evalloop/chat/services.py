@@ -15,8 +15,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from evalloop.api.errors import Conflict
 from evalloop.chat.models import Chatbot, Message, MessageTag, Role, Session, SessionTag, Tag
+from evalloop.lib.errors import Conflict
 from evalloop.teams.models import Team
 
 TAG_NAME_MAX_LENGTH = 100

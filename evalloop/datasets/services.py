@@ -14,7 +14,6 @@ from django.db import reset_queries, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from evalloop.api.errors import Conflict
 from evalloop.chat.models import Chatbot, Message, Role, Session
 from evalloop.datasets import csvio
 from evalloop.datasets.models import (
@@ -36,6 +35,7 @@ from evalloop.datasets.snapshots import (
     source_key,
 )
 from evalloop.filters import Filter, Target, apply_filter, parse_filter
+from evalloop.lib.errors import Conflict
 from evalloop.notifications.services import Kind, notify
 from evalloop.teams.access import team_objects
 from evalloop.teams.models import Team, User

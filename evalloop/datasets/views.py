@@ -12,7 +12,6 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from evalloop.api.errors import Conflict
 from evalloop.chat.models import Chatbot
 from evalloop.datasets import csvio, services
 from evalloop.datasets.forms import (
@@ -27,6 +26,7 @@ from evalloop.datasets.forms import (
 from evalloop.datasets.models import Dataset, ImportJob, Row
 from evalloop.datasets.snapshots import Tally
 from evalloop.filters import FilterError, Target, filter_from_querystring, read_filter_request
+from evalloop.lib.errors import Conflict
 from evalloop.teams.access import get_for_team_or_404, team_objects
 from evalloop.teams.decorators import TeamRequest, team_view
 from evalloop.teams.permissions import Action

@@ -9,6 +9,7 @@ from ninja import NinjaAPI
 
 from evalloop.api import errors
 from evalloop.filters import FilterError, Target, parse_filter
+from evalloop.lib.errors import Conflict
 
 
 def make_api() -> NinjaAPI:
@@ -39,6 +40,6 @@ def test_a_django_validation_error_names_its_field():
 
 
 def test_a_conflict_is_409():
-    response = handle(make_api(), errors.Conflict("Runs are in flight."))
+    response = handle(make_api(), Conflict("Runs are in flight."))
     assert response.status_code == 409
     assert b"Runs are in flight." in response.content

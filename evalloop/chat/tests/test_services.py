@@ -5,10 +5,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.core.exceptions import ValidationError
 
-from evalloop.api.errors import Conflict
 from evalloop.chat import services
 from evalloop.chat.models import Chatbot, Role, Session
 from evalloop.chat.tests.factories import ChatbotFactory, MessageFactory, SessionFactory
+from evalloop.lib.errors import Conflict
 
 LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
 

@@ -6,13 +6,13 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from evalloop.api.errors import Conflict
 from evalloop.chat.models import SessionTag
 from evalloop.chat.tests.factories import ChatbotFactory, SessionFactory, TagFactory, conversation
 from evalloop.datasets import services
 from evalloop.datasets.models import ImportJob, JobStatus, Mode, Origin, Row
 from evalloop.datasets.tests.factories import DatasetFactory, RowFactory
 from evalloop.filters import parse_filter
+from evalloop.lib.errors import Conflict
 from evalloop.notifications.models import Notification
 from evalloop.teams.permissions import Role
 from evalloop.teams.tests.factories import MembershipFactory, TeamFactory
