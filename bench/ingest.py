@@ -22,11 +22,12 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from scratch import scratch_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRATCH_DB = "evalloop_bench_ingest"
@@ -50,36 +51,9 @@ def main() -> None:
 
 
 def run_child(db: str, argv: list[str]) -> None:
-    with tempfile.TemporaryDirectory(prefix="evalloop-bench-") as data_dir:
-        Path(data_dir, "static").mkdir()
-        env = {
-            **os.environ,
-            "EVALLOOP_DATA_DIR": data_dir,
-            "DEBUG": "false",
-            "SECRET_KEY": "bench-only-secret-key-bench-only-secret-key",
-            "ALLOWED_HOSTS": "testserver",
-            "LOG_LEVEL": "WARNING",
-        }
-        env.pop("DATABASE_URL", None)
-        if db == "postgres":
-            env["DATABASE_URL"] = scratch_database("create")
-        try:
-            command = [sys.executable, __file__, *argv, "--child", "--db", db]
-            subprocess.run(command, env=env, cwd=ROOT, check=True)
-        finally:
-            if db == "postgres":
-                scratch_database("drop")
-
-
-def scratch_database(action: str) -> str:
-    import psycopg
-
-    admin = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {SCRATCH_DB} WITH (FORCE)")
-        if action == "create":
-            conn.execute(f"CREATE DATABASE {SCRATCH_DB}")
-    return admin.rsplit("/", 1)[0] + "/" + SCRATCH_DB
+    with scratch_environment(db, SCRATCH_DB) as env:
+        command = [sys.executable, __file__, *argv, "--child", "--db", db]
+        subprocess.run(command, env=env, cwd=ROOT, check=True)
 
 
 def batch(n: int, sessions: int, messages: int) -> bytes:

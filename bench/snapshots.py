@@ -23,13 +23,12 @@ import os
 import resource
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from scratch import scratch_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRATCH_DB = "evalloop_bench_snapshots"
@@ -55,7 +54,7 @@ def main() -> None:
     )
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for db in args.db.split(","):
-        with scratch(db.strip()) as env:
+        with scratch_environment(db.strip(), SCRATCH_DB) as env:
             for size in [int(s) for s in args.sizes.split(",")]:
                 spawn(env, "seed", size=size)
                 for mode in args.modes.split(","):
@@ -70,37 +69,6 @@ def row(db: str, size: int, mode: str, result: dict[str, Any]) -> str:
         f"{result['rows'] / seconds:,.0f} | {size / seconds:,.0f} | {result['peak_mb']:.0f} | "
         f"{os.getloadavg()[0]:.1f} |"
     )
-
-
-@contextmanager
-def scratch(db: str) -> Iterator[dict[str, str]]:
-    with tempfile.TemporaryDirectory(prefix="evalloop-bench-") as data_dir:
-        env = {
-            **os.environ,
-            "EVALLOOP_DATA_DIR": data_dir,
-            "DEBUG": "false",
-            "SECRET_KEY": "bench-only-secret-key-bench-only-secret-key",
-            "LOG_LEVEL": "WARNING",
-        }
-        env.pop("DATABASE_URL", None)
-        if db == "postgres":
-            env["DATABASE_URL"] = scratch_database("create")
-        try:
-            yield env
-        finally:
-            if db == "postgres":
-                scratch_database("drop")
-
-
-def scratch_database(action: str) -> str:
-    import psycopg
-
-    admin = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {SCRATCH_DB} WITH (FORCE)")
-        if action == "create":
-            conn.execute(f"CREATE DATABASE {SCRATCH_DB}")
-    return admin.rsplit("/", 1)[0] + "/" + SCRATCH_DB
 
 
 def spawn(env: dict[str, str], what: str, **options: Any) -> str:
