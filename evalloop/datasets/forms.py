@@ -123,8 +123,11 @@ class AddSessionsForm(forms.Form):
 
     def __init__(self, *args: Any, team: Team, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["dataset"].queryset = Dataset.objects.for_team(team)  # type: ignore[attr-defined]
+        datasets = Dataset.objects.for_team(team)
+        self.fields["dataset"].queryset = datasets  # type: ignore[attr-defined]
         self.fields["chatbot"].queryset = team_objects(Chatbot, team)  # type: ignore[attr-defined]
+        if not self.is_bound and len(choices := list(datasets[:2])) == 1:
+            self.initial["dataset"] = choices[0].pk  # the only dataset needs no picking
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -340,12 +340,16 @@ def _count_matching(request: TeamRequest) -> int | None:
     return int(selection.sessions().count())
 
 
+LAST_DATASET_KEY = "evalloop_last_dataset_id"
+
+
 def _add_sessions_form(request: TeamRequest) -> HttpResponse:
     """The form the sessions list loads, with the count of what its filter matches."""
     initial = {
         "chatbot": request.GET.get("chatbot", ""),
         "filter": _querystring_without(request, "chatbot"),
         "next": getattr(request.htmx, "current_url", None) or "",
+        "dataset": request.session.get(LAST_DATASET_KEY),
     }
     form = AddSessionsForm(initial=initial, team=request.team)
     context = {"form": form, "matching": _count_matching(request)}
@@ -361,6 +365,7 @@ def _add_picked(request: TeamRequest, form: AddSessionsForm) -> ValidationError 
             selection = services.select_sessions(team=request.team, session_ids=data["session"])
     except ValidationError as exc:
         return exc
+    request.session[LAST_DATASET_KEY] = data["dataset"].pk  # offered first next time
     return _import(request, data["dataset"], selection)
 
 

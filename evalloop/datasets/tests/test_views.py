@@ -361,6 +361,22 @@ def test_the_add_sessions_form_offers_the_teams_datasets_and_the_matching_count(
     assert 'value="f=tags%3Aany_of%3Avip"' in body or 'value="f=tags:any_of:vip"' in body
 
 
+def test_the_add_sessions_form_preselects_the_only_dataset(cast, login, dataset, chatbot):
+    response = login(cast.editor).get(url("add-sessions"), {"chatbot": "support"})
+    assert f'<option value="{dataset.pk}" selected>' in response.content.decode()
+
+
+def test_the_add_sessions_form_offers_the_dataset_used_last(cast, login, dataset, chatbot):
+    other = DatasetFactory(team=cast.team, name="Other", mode=dataset.mode)
+    session = SessionFactory(chatbot=chatbot)
+    client = login(cast.editor)
+    client.post(
+        url("add-sessions"), {"dataset": other.pk, "chatbot": "support", "session": [session.pk]}
+    )
+    response = client.get(url("add-sessions"), {"chatbot": "support"})
+    assert f'<option value="{other.pk}" selected>' in response.content.decode()
+
+
 def test_adding_selected_sessions_redirects_back_with_what_was_added(cast, login, dataset, chatbot):
     sessions = vip_sessions(chatbot, 3)
     services.import_sessions(
