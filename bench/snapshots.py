@@ -10,7 +10,7 @@ databases. Each size is seeded once (sessions of 6 messages, every tenth session
 then every (size, mode) import runs in a fresh child process, so its peak RSS is its own.
 
 The import runs the way a large import runs in production: an import job done chunk by
-chunk (`evalloop.datasets.services.run_import_job`), each chunk committed with its progress.
+chunk (`evalloop.datasets.jobs.run_import_job`), each chunk committed with its progress.
 Rerunnable; prints a Markdown table. The machine's load average is printed beside each
 result: on a busy machine the importing process and the database share the cores.
 """
@@ -160,7 +160,7 @@ def message(session: Any, m: int, began: datetime) -> Any:
 
 def measure(size: int, mode: str) -> dict[str, Any]:
     from evalloop.chat.models import Chatbot
-    from evalloop.datasets import services
+    from evalloop.datasets import jobs
     from evalloop.datasets.models import Dataset, ImportJob
 
     chatbot = Chatbot.objects.get(slug=f"bench-{size}")
@@ -169,7 +169,7 @@ def measure(size: int, mode: str) -> dict[str, Any]:
         dataset=dataset, params={"chatbot_id": chatbot.pk, "filter": []}, total=size
     )
     began = time.perf_counter()
-    services.run_import_job(job_id=job.pk)
+    jobs.run_import_job(job_id=job.pk)
     seconds = time.perf_counter() - began
     job.refresh_from_db()
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -5,13 +5,11 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
 from functools import partial
 from typing import IO, Any
 
 from django.core.exceptions import ValidationError
-from django.db import reset_queries, transaction
-from django.db.models import F
+from django.db import transaction
 from django.utils import timezone
 
 from evalloop.chat.models import Chatbot, Message, Role, Session
@@ -19,7 +17,6 @@ from evalloop.datasets import csvio
 from evalloop.datasets.models import (
     Dataset,
     ImportJob,
-    JobStatus,
     Mode,
     Origin,
     Row,
@@ -29,24 +26,18 @@ from evalloop.datasets.snapshots import (
     Tally,
     existing_sources,
     insert_rows,
-    session_id_chunks,
-    snapshot_chunk,
     snapshot_sessions,
     source_key,
 )
 from evalloop.filters import Filter, Target, apply_filter, parse_filter
 from evalloop.lib.errors import Conflict
-from evalloop.notifications.services import Kind, notify
 from evalloop.teams.access import team_objects
 from evalloop.teams.models import Team, User
-from evalloop.teams.permissions import Action
 
 # Imports of more sources than this run as a background job with a progress bar.
 LARGE_IMPORT_SOURCES = 2_000
 # Picked sessions travel as a list of ids; more than this is a filter's job.
 MAX_PICKED_SESSIONS = 10_000
-# A running job whose heartbeat is older than this lost its worker and may be claimed again.
-STALE_JOB_MINUTES = 10
 COPY_CHUNK = 1_000
 
 ROW_FIELDS = (
@@ -245,7 +236,7 @@ class ImportOutcome:
     job: ImportJob | None = None
 
 
-def _keep(sample_rate: float | None) -> Keep | None:
+def sampler(sample_rate: float | None) -> Keep | None:
     if sample_rate is None or sample_rate >= 1:
         return None
     draw = random.Random()
@@ -264,17 +255,17 @@ def import_sessions(
     count = count_import(dataset=dataset, selection=selection)
     if count.large:
         return ImportOutcome(job=_start_job(dataset, selection, count, created_by))
-    _lock(dataset)
+    lock_dataset(dataset)
     tally = snapshot_sessions(
         dataset=dataset,
         sessions=selection.sessions(),
         origin=Origin.IMPORT,
-        keep=_keep(selection.sample_rate),
+        keep=sampler(selection.sample_rate),
     )
     return ImportOutcome(tally=tally)
 
 
-def _lock(dataset: Dataset) -> None:
+def lock_dataset(dataset: Dataset) -> None:
     # Imports into one dataset take turns, so two of them never add the same source twice.
     Dataset.objects.select_for_update().filter(pk=dataset.pk).first()
 
@@ -299,84 +290,6 @@ def selection_from_params(team: Team, params: Mapping[str, Any]) -> Selection:
     return Selection(team=team, chatbot=chatbot, filter=flt, sample_rate=params.get("sample_rate"))
 
 
-def claim_job(*, job_id: int) -> ImportJob | None:
-    """Mark a waiting (or abandoned) job running and answer it; None if another has it."""
-    now = timezone.now()
-    stale = now - timedelta(minutes=STALE_JOB_MINUTES)
-    # A conditional UPDATE is the claim: of two deliveries of the same task only one wins.
-    claimable = ImportJob.objects.filter(
-        pk=job_id, status__in=[JobStatus.PENDING, JobStatus.RUNNING]
-    )
-    claimable = claimable.exclude(status=JobStatus.RUNNING, updated_at__gte=stale)
-    if not claimable.update(status=JobStatus.RUNNING, processed=0, updated_at=now):
-        return None
-    return ImportJob.objects.select_related("dataset__team").get(pk=job_id)
-
-
-def run_import_job(*, job_id: int) -> ImportJob | None:
-    """Do a claimed job chunk by chunk; each chunk commits with its progress."""
-    job = claim_job(job_id=job_id)
-    if job is None:
-        return None
-    try:
-        _run_chunks(job)
-    except Exception as exc:
-        _finish_job(job, status=JobStatus.FAILED, error=f"{type(exc).__name__}: {exc}")
-        raise
-    _finish_job(job, status=JobStatus.DONE)
-    return job
-
-
-def _run_chunks(job: ImportJob) -> None:
-    dataset = job.dataset
-    selection = selection_from_params(dataset.team, job.params)
-    keep = _keep(selection.sample_rate)
-    for ids in session_id_chunks(selection.sessions()):
-        with transaction.atomic():
-            _lock(dataset)
-            tally = snapshot_chunk(
-                dataset=dataset, session_ids=ids, origin=Origin.IMPORT, keep=keep
-            )
-            _record_progress(job, tally)
-        reset_queries()  # with DEBUG on, every bulk insert's SQL would stay in memory
-
-
-def _record_progress(job: ImportJob, tally: Tally) -> None:
-    ImportJob.objects.filter(pk=job.pk).update(
-        processed=F("processed") + tally.sessions,
-        rows_added=F("rows_added") + tally.added,
-        skipped=F("skipped") + tally.skipped,
-        sampled_out=F("sampled_out") + tally.sampled_out,
-        updated_at=timezone.now(),
-    )
-
-
-@transaction.atomic
-def _finish_job(job: ImportJob, *, status: str, error: str = "") -> None:
-    now = timezone.now()
-    ImportJob.objects.filter(pk=job.pk).update(
-        status=status, error=error[:2000], finished_at=now, updated_at=now
-    )
-    job.refresh_from_db()
-    notify(
-        team=job.dataset.team,
-        action=Action.EDIT,
-        kind=Kind.IMPORT_FINISHED,
-        title=_job_title(job),
-        body=error,
-        url=f"/datasets/{job.dataset_id}/",
-    )
-
-
-def _job_title(job: ImportJob) -> str:
-    if job.status == JobStatus.FAILED:
-        return f"Import into {job.dataset.name} failed after {job.rows_added} rows."
-    return (
-        f"Import into {job.dataset.name} finished: {job.rows_added} rows added, "
-        f"{job.skipped} already there."
-    )
-
-
 # CSV
 
 
@@ -388,7 +301,7 @@ def upload_csv(*, dataset: Dataset, file: IO[bytes]) -> csvio.Written:
     per-row report, and nothing is written.
     """
     plan = csvio.validate(file, dataset=dataset)
-    _lock(dataset)
+    lock_dataset(dataset)
     return csvio.write(file, dataset=dataset, plan=plan)
 
 
@@ -430,7 +343,7 @@ def copy_rows(*, source: Dataset, target: Dataset, row_ids: list[int] | None = N
     (added by hand or by CSV) are always copied.
     """
     _check_copy(source, target, row_ids)
-    _lock(target)
+    lock_dataset(target)
     rows = source.rows.all() if row_ids is None else source.rows.filter(pk__in=row_ids)
     tally = Tally()
     for chunk in _row_chunks(rows):

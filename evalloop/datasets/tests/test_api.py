@@ -5,7 +5,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from evalloop.chat.models import SessionTag
 from evalloop.chat.tests.factories import ChatbotFactory, SessionFactory, TagFactory, conversation
-from evalloop.datasets import services
+from evalloop.datasets import jobs, services
 from evalloop.datasets.models import Dataset, ImportJob, JobStatus, Mode, Origin
 from evalloop.datasets.tests.factories import DatasetFactory, RowFactory
 from evalloop.teams.permissions import Role
@@ -225,7 +225,7 @@ def test_a_large_import_answers_202_with_a_job_to_poll(
     assert response.status_code == 202
     job = response.json()["job"]
     assert (job["status"], job["total"], job["processed"]) == ("pending", 2, 0)
-    services.run_import_job(job_id=job["id"])
+    jobs.run_import_job(job_id=job["id"])
     polled = api(Role.VIEWER).get(f"/datasets/{dataset.pk}/jobs/{job['id']}").json()
     assert (polled["status"], polled["rows_added"]) == ("done", 2)
 

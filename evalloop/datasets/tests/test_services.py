@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from evalloop.chat.models import SessionTag
 from evalloop.chat.tests.factories import ChatbotFactory, SessionFactory, TagFactory, conversation
-from evalloop.datasets import services
+from evalloop.datasets import jobs, services
 from evalloop.datasets.models import ImportJob, JobStatus, Mode, Origin, Row
 from evalloop.datasets.tests.factories import DatasetFactory, RowFactory
 from evalloop.filters import parse_filter
@@ -222,19 +222,19 @@ def test_a_job_is_run_once_even_when_delivered_twice(chatbot):
     job = ImportJob.objects.create(
         dataset=dataset, params={"chatbot_id": chatbot.pk, "filter": []}, total=2
     )
-    assert services.run_import_job(job_id=job.pk) is not None
-    assert services.run_import_job(job_id=job.pk) is None
+    assert jobs.run_import_job(job_id=job.pk) is not None
+    assert jobs.run_import_job(job_id=job.pk) is None
     assert dataset.rows.count() == 2
 
 
 def test_an_abandoned_running_job_can_be_claimed_again(chatbot):
     dataset = DatasetFactory(team=chatbot.team, mode=Mode.SESSION)
-    stale = timezone.now() - timedelta(minutes=services.STALE_JOB_MINUTES + 1)
+    stale = timezone.now() - timedelta(minutes=jobs.STALE_JOB_MINUTES + 1)
     job = ImportJob.objects.create(
         dataset=dataset, params={"session_ids": []}, status=JobStatus.RUNNING, updated_at=stale
     )
-    assert services.claim_job(job_id=job.pk) is not None
-    assert services.claim_job(job_id=job.pk) is None  # now fresh: its worker is alive
+    assert jobs.claim_job(job_id=job.pk) is not None
+    assert jobs.claim_job(job_id=job.pk) is None  # now fresh: its worker is alive
 
 
 def test_a_failing_job_records_its_error(chatbot, monkeypatch):
@@ -247,9 +247,9 @@ def test_a_failing_job_records_its_error(chatbot, monkeypatch):
     def broken(**kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(services, "snapshot_chunk", broken)
+    monkeypatch.setattr(jobs, "snapshot_chunk", broken)
     with pytest.raises(RuntimeError):
-        services.run_import_job(job_id=job.pk)
+        jobs.run_import_job(job_id=job.pk)
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED
     assert "disk full" in job.error
