@@ -5,7 +5,7 @@ from typing import Any
 from django import forms
 
 from evalloop.chat.models import Chatbot
-from evalloop.datasets.models import Dataset, Mode, Row
+from evalloop.datasets.models import ROW_CONTENT_FIELDS, Dataset, Mode, Row
 from evalloop.teams.access import team_objects
 from evalloop.teams.models import Team
 
@@ -43,15 +43,7 @@ class DatasetEditForm(forms.Form):
 class RowForm(forms.ModelForm):
     class Meta:
         model = Row
-        fields = [
-            "input",
-            "output",
-            "expected_output",
-            "history",
-            "context",
-            "participant_data",
-            "state",
-        ]
+        fields = list(ROW_CONTENT_FIELDS)
         widgets = {
             "input": forms.Textarea(attrs={"rows": 3}),
             "output": forms.Textarea(attrs={"rows": 3}),

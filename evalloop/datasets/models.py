@@ -89,6 +89,18 @@ class Dataset(models.Model):
         return annotated if annotated is not None else self.rows.count()
 
 
+# What a row says, as opposed to where it came from.
+ROW_CONTENT_FIELDS = (
+    "input",
+    "output",
+    "expected_output",
+    "history",
+    "context",
+    "participant_data",
+    "state",
+)
+
+
 class RowQuerySet(models.QuerySet["Row"]):
     def for_team(self, team: Team) -> RowQuerySet:
         return self.filter(dataset__team=team)

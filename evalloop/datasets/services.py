@@ -15,6 +15,7 @@ from django.utils import timezone
 from evalloop.chat.models import Chatbot, Message, Role, Session
 from evalloop.datasets import csvio
 from evalloop.datasets.models import (
+    ROW_CONTENT_FIELDS,
     Dataset,
     ImportJob,
     Mode,
@@ -40,15 +41,6 @@ LARGE_IMPORT_SOURCES = 2_000
 MAX_PICKED_SESSIONS = 10_000
 COPY_CHUNK = 1_000
 
-ROW_FIELDS = (
-    "input",
-    "output",
-    "expected_output",
-    "history",
-    "context",
-    "participant_data",
-    "state",
-)
 # Validation of a row's content only: the foreign keys are set by the services themselves.
 _NOT_CONTENT = ["dataset", "source_session", "source_human_message", "source_ai_message"]
 
@@ -115,7 +107,7 @@ def _clean_row(row: Row) -> Row:
 
 
 def _unknown_fields(values: Mapping[str, Any]) -> None:
-    unknown = sorted(set(values) - set(ROW_FIELDS))
+    unknown = sorted(set(values) - set(ROW_CONTENT_FIELDS))
     if unknown:
         raise ValidationError(dict.fromkeys(unknown, "Not a row field."))
 
@@ -315,7 +307,7 @@ def _copy_of(row: Row, target: Dataset) -> Row:
         source_session_id=row.source_session_id,
         source_human_message_id=row.source_human_message_id,
         source_ai_message_id=row.source_ai_message_id,
-        **{name: getattr(row, name) for name in ROW_FIELDS},
+        **{name: getattr(row, name) for name in ROW_CONTENT_FIELDS},
     )
 
 

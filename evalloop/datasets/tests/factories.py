@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import factory
 
+from evalloop.chat.models import SessionTag
+from evalloop.chat.tests.factories import SessionFactory, TagFactory, conversation
 from evalloop.datasets.models import Dataset, Mode, Origin, Row
 from evalloop.teams.tests.factories import TeamFactory
 
@@ -23,3 +25,14 @@ class RowFactory(factory.django.DjangoModelFactory[Row]):
     input = factory.Faker("sentence")
     output = factory.Faker("sentence")
     origin = Origin.MANUAL
+
+
+def vip_sessions(chatbot, count):
+    """Answer `count` sessions of one human turn and its reply, each tagged vip."""
+    sessions = []
+    for _ in range(count):
+        session = SessionFactory(chatbot=chatbot)
+        conversation(session, ("human", "hi"), ("ai", "hello"))
+        SessionTag.objects.create(session=session, tag=TagFactory(team=chatbot.team, name="vip"))
+        sessions.append(session)
+    return sessions

@@ -3,39 +3,17 @@ from __future__ import annotations
 import io
 from datetime import timedelta
 
-import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from evalloop.chat.models import SessionTag
-from evalloop.chat.tests.factories import ChatbotFactory, SessionFactory, TagFactory, conversation
+from evalloop.chat.tests.factories import ChatbotFactory, SessionFactory
 from evalloop.datasets import services
 from evalloop.datasets.models import Dataset, ImportJob, JobStatus, Mode, Origin
-from evalloop.datasets.tests.factories import DatasetFactory, RowFactory
+from evalloop.datasets.tests.factories import DatasetFactory, RowFactory, vip_sessions
 
 
 def url(name, *args):
     return reverse(f"datasets:{name}", args=args)
-
-
-@pytest.fixture
-def dataset(cast):
-    return DatasetFactory(team=cast.team, name="Golden", mode=Mode.MESSAGE)
-
-
-@pytest.fixture
-def chatbot(cast):
-    return ChatbotFactory(team=cast.team, slug="support")
-
-
-def vip_sessions(chatbot, count):
-    sessions = []
-    for _ in range(count):
-        session = SessionFactory(chatbot=chatbot)
-        conversation(session, ("human", "hi"), ("ai", "hello"))
-        SessionTag.objects.create(session=session, tag=TagFactory(team=chatbot.team, name="vip"))
-        sessions.append(session)
-    return sessions
 
 
 def flashes(response):
