@@ -165,7 +165,9 @@ class _Ingestion:
         self._create_messages(messages, tags)
         links = self._new_session_links(items, sessions, tags, linked)
         SessionTag.objects.bulk_create(links)
-        updated = self._update_existing(items, existing, messages, links)
+        retagged = self._tag_known_messages(items, sessions, tags, known)
+        tagged = {link.session_id for link in links} | retagged
+        updated = self._update_existing(items, existing, messages, tagged)
         return IngestSummary(
             sessions_created=len(created),
             sessions_updated=updated,
@@ -216,7 +218,8 @@ class _Ingestion:
     @staticmethod
     def _known_messages(
         items: list[_Item], existing: dict[tuple[int, str], Session]
-    ) -> set[tuple[int, str]]:
+    ) -> dict[tuple[int, str], int]:
+        """Answer the stored messages the batch names again: (session id, external id) -> id."""
         external_ids = {
             m.external_id
             for item in items
@@ -225,11 +228,11 @@ class _Ingestion:
             if m.external_id is not None
         }
         if not external_ids:
-            return set()
+            return {}
         rows = Message.objects.filter(
             session_id__in=[s.pk for s in existing.values()], external_id__in=external_ids
-        ).values_list("session_id", "external_id")
-        return set(rows)  # type: ignore[arg-type]
+        ).values_list("session_id", "external_id", "pk")
+        return {(session_id, external_id or ""): pk for session_id, external_id, pk in rows}
 
     @staticmethod
     def _linked_tags(existing: dict[tuple[int, str], Session]) -> set[tuple[int, int]]:
@@ -268,7 +271,7 @@ class _Ingestion:
         self,
         items: list[_Item],
         sessions: dict[tuple[int, str], Session],
-        known: set[tuple[int, str]],
+        known: dict[tuple[int, str], int],
     ) -> tuple[list[tuple[Message, MessageIn]], int]:
         messages, skipped = [], 0
         for item in items:
@@ -316,17 +319,46 @@ class _Ingestion:
                     links.append(SessionTag(session=session, tag=tags[name]))
         return links
 
+    @staticmethod
+    def _tag_known_messages(
+        items: list[_Item],
+        sessions: dict[tuple[int, str], Session],
+        tags: dict[str, Tag],
+        known: dict[tuple[int, str], int],
+    ) -> set[int]:
+        """Add tags given on messages already stored (tags are only ever added by ingestion).
+
+        Answers the ids of the sessions whose messages gained a tag, whose clock must move.
+        """
+        wanted: dict[tuple[int, int], int] = {}  # (message id, tag id) -> session id
+        for item in items:
+            session = sessions[item.key]
+            for data in item.messages:
+                message_id = known.get((session.pk, data.external_id)) if data.external_id else None
+                if message_id is not None:
+                    wanted.update(((message_id, tags[name].pk), session.pk) for name in data.tags)
+        if not wanted:
+            return set()
+        stored = MessageTag.objects.filter(
+            message_id__in={message_id for message_id, _ in wanted}
+        ).values_list("message_id", "tag_id")
+        for pair in stored:
+            wanted.pop(pair, None)
+        MessageTag.objects.bulk_create(
+            MessageTag(message_id=message_id, tag_id=tag_id) for message_id, tag_id in wanted
+        )
+        return set(wanted.values())
+
     def _update_existing(
         self,
         items: list[_Item],
         existing: dict[tuple[int, str], Session],
         messages: list[tuple[Message, MessageIn]],
-        links: list[SessionTag],
+        tagged: set[int],
     ) -> int:
         new_messages: dict[int, list[Message]] = {}
         for message, _ in messages:
             new_messages.setdefault(message.session_id, []).append(message)
-        tagged = {link.session_id for link in links}
         changed = []
         for item in items:
             session = existing.get(item.key)

@@ -319,3 +319,20 @@ def test_two_batches_creating_the_same_session_at_once_both_succeed(cast, monkey
     assert summaries["second"] == IngestSummary(messages_skipped=2)
     assert stored().message_count == 2
     assert len(runs) == 3  # the second batch ran again once the first had committed
+
+
+def test_a_tag_given_later_on_a_stored_message_is_added_and_moves_the_clock(cast, chatbot):
+    ingest(cast.team, session(messages=[message(1)]))
+    Session.objects.update(changed_at=LONG_AGO)
+    summary = ingest(cast.team, session(messages=[message(1, tags=["thumbs-down"])]))
+    assert summary == IngestSummary(sessions_updated=1, messages_skipped=1)
+    assert list(Message.objects.get().tags.values_list("name", flat=True)) == ["thumbs-down"]
+    assert stored().changed_at > LONG_AGO
+
+
+def test_a_tag_a_stored_message_already_has_changes_nothing(cast, chatbot):
+    ingest(cast.team, session(messages=[message(1, tags=["thumbs-down"])]))
+    Session.objects.update(changed_at=LONG_AGO)
+    summary = ingest(cast.team, session(messages=[message(1, tags=["thumbs-down"])]))
+    assert summary == IngestSummary(messages_skipped=1)
+    assert stored().changed_at == LONG_AGO
