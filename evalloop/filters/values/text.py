@@ -27,6 +27,8 @@ class Text(ValueType):
     description = f"A non-empty string of at most {MAX_TEXT} characters."
     example = "web"
     widget = "text"
+    # Free text reads in quotes ("contains “refund”"); names, slugs and choices read bare.
+    quoted = True
 
     def clean(self, raw: Any) -> str:
         if not isinstance(raw, str):
@@ -40,31 +42,27 @@ class Text(ValueType):
         return raw
 
     def describe(self, value: Any) -> str:
-        return f"“{value}”"
+        return f"“{value}”" if self.quoted else str(value)
 
 
 class Name(Text):
     name = "name"
     description = f"A tag name: a non-empty string of at most {MAX_TEXT} characters."
     example = "vip"
-
-    def describe(self, value: Any) -> str:
-        return str(value)
+    quoted = False
 
 
 class Slug(Text):
     name = "slug"
     description = "A chatbot slug: letters, digits, hyphens and underscores."
     example = "support-bot"
+    quoted = False
 
     def clean(self, raw: Any) -> str:
         value = super().clean(raw)
         if not SLUG.match(value):
             raise ValueError(f"“{value}” is not a slug")
         return value
-
-    def describe(self, value: Any) -> str:
-        return str(value)
 
 
 @dataclass(frozen=True)
@@ -74,15 +72,13 @@ class Choice(Text):
     description = "One of a fixed set of strings."
     example = "human"
     widget = "choice"
+    quoted = False
 
     def clean(self, raw: Any) -> str:
         value = super().clean(raw)
         if value not in self.choices:
             raise ValueError(f"“{value}” is not one of {', '.join(self.choices)}")
         return value
-
-    def describe(self, value: Any) -> str:
-        return str(value)
 
 
 class Regex(Text):
