@@ -24,7 +24,8 @@ from pydantic import StringConstraints, field_validator, model_validator
 
 from evalloop.chat.ingest import IngestSummary, ingest_traffic
 from evalloop.chat.models import Chatbot, Role
-from evalloop.chat.schemas import ExternalId, MessageIn, SessionIn, Strict, TagName, TrafficBatch
+from evalloop.chat.schemas import ExternalId, MessageIn, SessionIn, TagName, TrafficBatch
+from evalloop.lib.inputs import Strict, load_json
 
 FORMATS = ("csv", "jsonl")
 MAX_IMPORT_BYTES = 50 * 1024 * 1024
@@ -197,9 +198,12 @@ def _jsonl_rows(text: io.TextIOWrapper) -> Iterator[tuple[int, dict[str, Any] | 
         if not content.strip():
             continue
         try:
-            data = json.loads(content)
-        except ValueError:
+            data = load_json(content)
+        except json.JSONDecodeError:
             yield line, RowError(line, "row", "Not a JSON object.")
+            continue
+        except ValueError as exc:  # valid JSON, but not storable: NaN, NUL, deep nesting
+            yield line, RowError(line, "row", f"{exc}.")
             continue
         yield line, data if isinstance(data, dict) else RowError(line, "row", "Not an object.")
 

@@ -8,25 +8,19 @@ from typing import Annotated, Any
 from ninja import Schema
 from pydantic import (
     AwareDatetime,
-    BaseModel,
-    ConfigDict,
     Field,
     StringConstraints,
     model_validator,
 )
 
 from evalloop.chat.models import Role
+from evalloop.lib.inputs import Strict
 
 ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 TagName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Slug = Annotated[str, StringConstraints(pattern=r"^[-a-zA-Z0-9_]+$", min_length=1, max_length=64)]
 
 MAX_SESSIONS_PER_BATCH = 10_000
-
-
-class Strict(BaseModel):
-    # A misspelt field ("partcipant") is an error, not silently ignored.
-    model_config = ConfigDict(extra="forbid")
 
 
 class MessageIn(Strict):
@@ -70,7 +64,7 @@ class TrafficSummaryOut(Schema):
     messages_skipped: int
 
 
-class ChatbotIn(Schema):
+class ChatbotIn(Strict):
     slug: Slug
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from evalloop.chat.models import Chatbot, Message, MessageTag, Role, Session, SessionTag, Tag
 from evalloop.lib.errors import Conflict
+from evalloop.lib.locking import lock_or_404
 from evalloop.teams.models import Team
 
 TAG_NAME_MAX_LENGTH = 100
@@ -58,7 +59,7 @@ def ensure_tags(*, team: Team, names: Iterable[str]) -> dict[str, Tag]:
 
 
 def _lock(session: Session) -> Session:
-    return Session.objects.select_for_update().get(pk=session.pk)
+    return lock_or_404(session)
 
 
 def _touch(session: Session, locked: Session, **changes: Any) -> Session:

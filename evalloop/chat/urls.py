@@ -9,10 +9,10 @@ urlpatterns = [
     path("<slug:slug>/", RedirectView.as_view(pattern_name="chat:session-list")),
     path("<slug:slug>/sessions/", views.session_list, name="session-list"),
     path("<slug:slug>/import/", views.log_upload, name="log-import"),
-    path("<slug:slug>/sessions/<int:pk>/", views.transcript, name="transcript"),
-    path("<slug:slug>/sessions/<int:pk>/tags/", views.session_tags, name="session-tags"),
+    path("<slug:slug>/sessions/<id:pk>/", views.transcript, name="transcript"),
+    path("<slug:slug>/sessions/<id:pk>/tags/", views.session_tags, name="session-tags"),
     path(
-        "<slug:slug>/sessions/<int:pk>/messages/<int:message_pk>/tags/",
+        "<slug:slug>/sessions/<id:pk>/messages/<id:message_pk>/tags/",
         views.message_tags,
         name="message-tags",
     ),

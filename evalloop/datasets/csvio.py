@@ -24,6 +24,7 @@ from django.utils.text import slugify
 
 from evalloop.datasets.models import Dataset, Origin, Row, validate_history
 from evalloop.datasets.snapshots import insert_rows
+from evalloop.lib.inputs import MAX_DEPTH, UnsafeValue, check_value, text_problem, valid_id
 
 TEXT_COLUMNS = ("input", "output", "expected_output")
 MAPPINGS = ("context", "participant_data", "state")
@@ -222,30 +223,43 @@ def _parse_id(plan: Plan, number: int, cell: str) -> int | None:
     cell = cell.strip()
     if not cell:
         return None
-    if not cell.isdigit():
-        plan.problem(number, "id", f"{cell!r} is not a row id")
+    if not cell.isdigit() or not valid_id(int(cell)):
+        plan.problem(number, "id", f"{cell[:40]!r} is not a row id")
         return None
     return int(cell)
 
 
 def _parse_value(plan: Plan, number: int, name: str, cell: str, values: dict[str, Any]) -> None:
     if name in TEXT_COLUMNS:
+        if (problem := text_problem(cell)) is not None:
+            plan.problem(number, name, problem)
         values[name] = cell
     elif name == "history":
         values[name] = _parse_history(plan, number, cell)
     else:
         mapping, _, key = name.partition(".")
-        value = read_cell(cell)
+        try:
+            value = check_value(read_cell(cell))
+        except (UnsafeValue, RecursionError) as exc:
+            plan.problem(number, name, _unsafe_reason(exc))
+            return
         if value is not _ABSENT:
             values[mapping][key] = value
+
+
+def _unsafe_reason(exc: UnsafeValue | RecursionError) -> str:
+    return str(exc) if isinstance(exc, UnsafeValue) else f"nested deeper than {MAX_DEPTH} levels"
 
 
 def _parse_history(plan: Plan, number: int, cell: str) -> list[Any]:
     if not cell.strip():
         return []
     try:
-        history = json.loads(cell, parse_constant=_no_constants)
+        history = check_value(json.loads(cell, parse_constant=_no_constants))
         validate_history(history)
+    except (UnsafeValue, RecursionError) as exc:
+        plan.problem(number, "history", _unsafe_reason(exc))
+        return []
     except ValueError:
         plan.problem(number, "history", "not JSON: expected a list of turns")
         return []

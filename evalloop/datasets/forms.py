@@ -6,8 +6,10 @@ from django import forms
 
 from evalloop.chat.models import Chatbot
 from evalloop.datasets.models import ROW_CONTENT_FIELDS, Dataset, Mode, Row
+from evalloop.lib.inputs import valid_id
 from evalloop.teams.access import team_objects
 from evalloop.teams.models import Team
+from evalloop.web.fields import JSONField
 
 
 class IdListField(forms.Field):
@@ -20,9 +22,12 @@ class IdListField(forms.Field):
 
     def to_python(self, value: Any) -> list[int]:
         try:
-            return sorted({int(item) for item in value or []})
+            ids = sorted({int(item) for item in value or []})
         except (TypeError, ValueError):
             raise forms.ValidationError("Not a list of ids.") from None
+        if not all(valid_id(item) for item in ids):
+            raise forms.ValidationError("Not a list of ids.")
+        return ids
 
 
 class DatasetForm(forms.Form):
@@ -40,10 +45,16 @@ class DatasetEditForm(forms.Form):
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
 
 
+JSON_FIELDS = ("history", "context", "participant_data", "state")
+
+
 class RowForm(forms.ModelForm):
     class Meta:
         model = Row
         fields = list(ROW_CONTENT_FIELDS)
+        field_classes = dict.fromkeys(
+            ("history", "context", "participant_data", "state"), JSONField
+        )
         widgets = {
             "input": forms.Textarea(attrs={"rows": 3}),
             "output": forms.Textarea(attrs={"rows": 3}),

@@ -11,6 +11,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from evalloop.chat.models import Message, Session
+from evalloop.lib.inputs import validate_storable
 from evalloop.teams.models import Team, User
 
 HISTORY_ROLES = ("human", "ai", "system")
@@ -32,12 +33,14 @@ class Origin(models.TextChoices):
 def validate_mapping(value: Any) -> None:
     if not isinstance(value, dict):
         raise ValidationError("Must be a JSON object.")
+    validate_storable(value)
 
 
 def validate_history(value: Any) -> None:
     """A history is a list of turns `{"role", "content", "created_at"?}`."""
     if not isinstance(value, list):
         raise ValidationError("Must be a JSON list of turns.")
+    validate_storable(value)
     for index, turn in enumerate(value):
         problem = _turn_problem(turn)
         if problem:
@@ -129,13 +132,13 @@ class Row(models.Model):
     dataset = models.ForeignKey(
         Dataset, on_delete=models.CASCADE, related_name="rows", db_index=False
     )
-    input = models.TextField(blank=True)
-    output = models.TextField(blank=True)
+    input = models.TextField(blank=True, validators=[validate_storable])
+    output = models.TextField(blank=True, validators=[validate_storable])
     history = models.JSONField(default=list, blank=True, validators=[validate_history])
     context = models.JSONField(default=dict, blank=True, validators=[validate_mapping])
     participant_data = models.JSONField(default=dict, blank=True, validators=[validate_mapping])
     state = models.JSONField(default=dict, blank=True, validators=[validate_mapping])
-    expected_output = models.TextField(blank=True)
+    expected_output = models.TextField(blank=True, validators=[validate_storable])
     origin = models.CharField(max_length=10, choices=Origin.choices, default=Origin.MANUAL)
     # Provenance outlives its source: deleting traffic keeps the row, without the link.
     source_session = models.ForeignKey(

@@ -6,17 +6,13 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from ninja import Schema
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
 from evalloop.datasets.models import Mode, Row
 from evalloop.datasets.services import MAX_PICKED_SESSIONS
+from evalloop.lib.inputs import Patch, Strict
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-
-
-class Strict(BaseModel):
-    # A misspelt field ("expected") is an error, not silently ignored.
-    model_config = ConfigDict(extra="forbid")
 
 
 class DatasetIn(Strict):
@@ -25,7 +21,7 @@ class DatasetIn(Strict):
     description: str = ""
 
 
-class DatasetPatch(Strict):
+class DatasetPatch(Patch):
     name: Name | None = None
     description: str | None = None
     mode: str | None = None  # accepted only to answer that it cannot change
@@ -55,7 +51,7 @@ class RowIn(Strict):
     state: dict[str, Any] = Field(default_factory=dict)
 
 
-class RowPatch(Strict):
+class RowPatch(Patch):
     input: str | None = None
     output: str | None = None
     expected_output: str | None = None

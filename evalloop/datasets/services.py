@@ -32,6 +32,7 @@ from evalloop.datasets.snapshots import (
 )
 from evalloop.filters import Filter, Target, apply_filter, parse_filter
 from evalloop.lib.errors import Conflict
+from evalloop.lib.locking import lock_or_404
 from evalloop.teams.access import team_objects
 from evalloop.teams.models import Team, User
 
@@ -79,6 +80,7 @@ def update_dataset(
     *, dataset: Dataset, name: str | None = None, description: str | None = None
 ) -> Dataset:
     """Rename or describe a dataset; its mode is fixed at creation."""
+    lock_or_404(dataset)
     if name is not None:
         dataset.name = _clean_name(name)
         _check_name_free(dataset.team, dataset.name, exclude=dataset.pk)
@@ -115,6 +117,7 @@ def _unknown_fields(values: Mapping[str, Any]) -> None:
 @transaction.atomic
 def add_row(*, dataset: Dataset, values: Mapping[str, Any], origin: str = Origin.MANUAL) -> Row:
     _unknown_fields(values)
+    lock_or_404(dataset)
     row = _clean_row(Row(dataset=dataset, origin=origin, **values))
     row.save()
     return row
@@ -123,6 +126,7 @@ def add_row(*, dataset: Dataset, values: Mapping[str, Any], origin: str = Origin
 @transaction.atomic
 def edit_row(*, row: Row, changes: Mapping[str, Any]) -> Row:
     """Change a row's content; its provenance stays and it is marked edited."""
+    lock_or_404(row)
     _unknown_fields(changes)
     for name, value in changes.items():
         setattr(row, name, value)
@@ -258,8 +262,9 @@ def import_sessions(
 
 
 def lock_dataset(dataset: Dataset) -> None:
-    # Imports into one dataset take turns, so two of them never add the same source twice.
-    Dataset.objects.select_for_update().filter(pk=dataset.pk).first()
+    # Imports into one dataset take turns, so two of them never add the same source twice;
+    # a dataset deleted meanwhile answers 404 rather than rows that point nowhere.
+    lock_or_404(dataset)
 
 
 def _start_job(

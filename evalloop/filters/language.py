@@ -19,6 +19,7 @@ from django.http import QueryDict
 
 from evalloop.filters.fields import MESSAGE_FIELDS, SESSION_FIELDS, Field
 from evalloop.filters.operators import Operator
+from evalloop.lib.inputs import UnsafeValue, check_value, describe_path, parse_json, text_problem
 
 PARAM = "f"  # the query-string parameter holding clauses
 MAX_CLAUSES = 50
@@ -197,6 +198,8 @@ def clause_from_text(target: Target, text: str) -> Clause:
         raise ClauseProblem(None, f"“{text[:60]}” is not field:op:value")
     field = find_field(target, parts[0])
     operator = find_operator(field, parts[1])
+    if (problem := text_problem(parts[2])) is not None:
+        raise ClauseProblem(field.name, f"{operator.name}: the value {problem}")
     try:
         raw = operator.value.from_text(parts[2])
     except ValueError as exc:
@@ -227,14 +230,32 @@ def parse_filter(data: Any, *, target: Target | str) -> Filter:
 def json_items(data: Any) -> list[Any]:
     if isinstance(data, str | bytes):
         try:
-            data = json.loads(data)
-        except ValueError:
-            raise FilterError([top_error("the filter is not valid JSON")]) from None
+            data = parse_json(data)
+        except ValueError as exc:
+            raise FilterError([top_error(f"the filter is not valid JSON: {exc}")]) from None
     if not isinstance(data, list):
         raise FilterError([top_error('a filter is a list of {"field", "op", "value"} clauses')])
     if len(data) > MAX_CLAUSES:
         raise FilterError([top_error(f"a filter has at most {MAX_CLAUSES} clauses")])
+    if errors := [error for index, item in enumerate(data) if (error := unsafe(index, item))]:
+        raise FilterError(errors)
     return data
+
+
+def unsafe(index: int, item: Any) -> dict[str, Any] | None:
+    """The error of a clause holding a value no query can take (a NUL character, NaN, ...)."""
+    try:
+        check_value(item)
+    except UnsafeValue as exc:
+        field, op = (_clean_key(item, key) for key in ("field", "op"))
+        where = f"{op}: {describe_path(exc.path)}" if op and exc.path else "the clause"
+        return {"index": index, "field": field, "message": f"{where} {exc.reason}"}
+    return None
+
+
+def _clean_key(item: Any, key: str) -> str | None:
+    value = item.get(key) if isinstance(item, dict) else None
+    return value if isinstance(value, str) and text_problem(value) is None else None
 
 
 def querystring_items(qs: str | QueryDict) -> list[str]:

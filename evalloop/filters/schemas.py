@@ -9,6 +9,7 @@ from ninja import Schema
 from evalloop.filters.fields import Field
 from evalloop.filters.language import Target
 from evalloop.filters.operators import Operator
+from evalloop.lib.inputs import Strict
 
 
 class ValueTypeOut(Schema):
@@ -56,7 +57,7 @@ class FieldsOut(Schema):
     fields: list[FieldOut]
 
 
-class ValidateIn(Schema):
+class ValidateIn(Strict):
     target: Target
     filter: Any  # the JSON form: a list of {"field", "op", "value"}
 

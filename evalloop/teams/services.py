@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from evalloop.lib import keys
+from evalloop.lib.locking import lock_or_404
 from evalloop.teams.flags import CATALOGUE
 from evalloop.teams.models import ApiKey, Flag, Membership, Team, User
 from evalloop.teams.permissions import Role
@@ -72,6 +73,7 @@ def _other_owners(membership: Membership) -> bool:
 @transaction.atomic
 def change_role(*, membership: Membership, role: str) -> Membership:
     _check_role(role)
+    lock_or_404(membership)
     if membership.role == Role.OWNER and role != Role.OWNER and not _other_owners(membership):
         raise TeamError("The team's last owner cannot be demoted.")
     membership.role = role

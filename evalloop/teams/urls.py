@@ -10,12 +10,10 @@ urlpatterns = [
     path("teams/switch/", views.team_switch, name="team-switch"),
     path("settings/", views.settings_index, name="settings"),
     path("settings/members/", views.members, name="settings-members"),
-    path("settings/members/<int:pk>/role/", views.member_role, name="settings-member-role"),
-    path("settings/members/<int:pk>/remove/", views.member_remove, name="settings-member-remove"),
+    path("settings/members/<id:pk>/role/", views.member_role, name="settings-member-role"),
+    path("settings/members/<id:pk>/remove/", views.member_remove, name="settings-member-remove"),
     path("settings/api-keys/", views.api_keys, name="settings-api-keys"),
-    path(
-        "settings/api-keys/<int:pk>/revoke/", views.api_key_revoke, name="settings-api-key-revoke"
-    ),
+    path("settings/api-keys/<id:pk>/revoke/", views.api_key_revoke, name="settings-api-key-revoke"),
     path("settings/features/", views.features, name="settings-features"),
     path("settings/features/<str:name>/", views.feature_switch, name="settings-feature"),
 ]

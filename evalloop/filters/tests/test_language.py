@@ -63,7 +63,7 @@ def test_an_operator_that_does_not_fit_the_field_is_refused():
         ("message_content", "regex", "refund(", "not a valid regular expression"),
         ("message_content", "regex", "(?P<x>a)", "named groups"),
         ("message_content", "regex", "(?i:a)b", "scoped flags"),
-        ("message_content", "contains", "a\x00b", "NUL characters"),
+        ("message_content", "contains", "a\x00b", "NUL character"),
         ("state", "eq", {"key": "plan"}, "expected an object with key and value"),
         ("state", "eq", {"key": "", "value": "pro"}, "the key must be a string"),
         ("state", "eq", {"key": "plan", "value": None}, "must be a non-empty string, a number"),

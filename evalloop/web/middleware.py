@@ -1,0 +1,66 @@
+"""Middleware of the web shell."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from django.core.exceptions import BadRequest
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
+
+from evalloop.lib.inputs import text_problem
+
+Problem = tuple[list[str], str]
+
+
+class RefuseUnstorableText:
+    """Answer 400 for a request whose URL, query, headers or form hold unstorable text.
+
+    No database can compare a NUL character or a lone surrogate, so one in a path
+    (`/sessions/a%00b`), a query parameter, a form field or the API key would otherwise fail
+    deep inside a query. A cookie holding one is dropped, as if it had not been sent, so a
+    tampered session cookie only logs the browser out. JSON bodies are checked by the API's
+    input models (`evalloop.lib.inputs.Strict`), which name the field.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        for name, value in list(request.COOKIES.items()):
+            if text_problem(name) or text_problem(value):
+                del request.COOKIES[name]
+        try:
+            problem = self.problem(request)
+        except MultiPartParserError as exc:
+            problem = ["body"], f"The multipart body cannot be read: {exc}."
+        if problem is None:
+            return self.get_response(request)
+        loc, reason = problem
+        if request.path.startswith("/api/"):
+            return JsonResponse({"detail": [{"loc": loc, "msg": reason}]}, status=400)
+        raise BadRequest(reason)
+
+    def problem(self, request: HttpRequest) -> Problem | None:
+        if (reason := text_problem(request.path)) is not None:
+            return ["path"], f"The URL {reason}."
+        for key, value in request.META.items():
+            if key.startswith("HTTP_") and isinstance(value, str) and text_problem(value):
+                name = key.removeprefix("HTTP_").replace("_", "-").title()
+                return ["header", name], f"The {name} header {text_problem(value)}."
+        query = self.fields_problem("query", request.GET.lists())
+        if query is None and request.method == "POST" and self.is_form(request):
+            return self.fields_problem("form", request.POST.lists())
+        return query
+
+    @staticmethod
+    def is_form(request: HttpRequest) -> bool:
+        return request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data")
+
+    @staticmethod
+    def fields_problem(where: str, fields: Iterable[tuple[str, list[str]]]) -> Problem | None:
+        for key, values in fields:
+            for text in (key, *values):
+                if (reason := text_problem(text)) is not None:
+                    return [where, key], f"The {where} field {key!r} {reason}."
+        return None
