@@ -24,6 +24,7 @@ from django.utils import timezone
 from evalloop.chat.models import Chatbot, Message, MessageTag, Session, SessionTag, Tag
 from evalloop.chat.schemas import MessageIn, SessionIn, TrafficBatch
 from evalloop.chat.services import ensure_tags
+from evalloop.lib.inputs import screen_json
 from evalloop.teams.models import Team
 
 # Two batches creating the same new session at once: the loser's insert fails on the unique
@@ -68,7 +69,8 @@ def _dotted(loc: list[Any]) -> str:
 def parse_batch(raw: bytes | str) -> TrafficBatch:
     """Answer the validated batch of a JSON body, or raise IngestError naming each problem."""
     try:
-        return TrafficBatch.model_validate_json(raw)
+        raw = raw.encode() if isinstance(raw, str) else raw
+        return TrafficBatch.model_validate_json(raw, context=screen_json(raw))
     except pydantic.ValidationError as exc:
         raise IngestError(validation_errors(exc)) from None
 
