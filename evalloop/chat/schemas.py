@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 from ninja import Schema
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -16,6 +15,7 @@ from pydantic import (
 )
 
 from evalloop.chat.models import Role
+from evalloop.lib.moments import Timestamp
 
 ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 TagName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -33,7 +33,7 @@ class MessageIn(Strict):
     external_id: ExternalId | None = None
     role: Role
     content: str = ""
-    created_at: AwareDatetime | None = None
+    created_at: Timestamp | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
     tags: list[TagName] = Field(default_factory=list)
 
@@ -47,8 +47,8 @@ class SessionIn(Strict):
     state: dict[str, Any] | None = None
     participant_data: dict[str, Any] | None = None
     ended: bool | None = None
-    ended_at: AwareDatetime | None = None
-    created_at: AwareDatetime | None = None
+    ended_at: Timestamp | None = None
+    created_at: Timestamp | None = None
     tags: list[TagName] = Field(default_factory=list)
     messages: list[MessageIn] = Field(default_factory=list)
 
@@ -57,6 +57,10 @@ class SessionIn(Strict):
         if self.ended is False and self.ended_at is not None:
             raise ValueError("ended_at is given but ended is false")
         return self
+
+
+class SessionEndIn(Strict):
+    ended_at: Timestamp | None = None
 
 
 class TrafficBatch(Strict):
