@@ -20,7 +20,10 @@ LONGEST = timedelta(days=36600)
 
 class Moment(ValueType):
     name = "datetime"
-    description = "An ISO 8601 date and time with a time zone, e.g. 2025-05-01T09:30:00Z."
+    description = (
+        "An ISO 8601 date and time with a time zone, e.g. 2025-05-01T09:30:00Z; in UTC, "
+        "from the year 1000 to the year 9000."
+    )
     example = "2025-05-01T09:30:00+00:00"
     widget = "datetime"
 
