@@ -11,7 +11,7 @@ from typing import Any
 from django.utils import timezone
 
 from evalloop.filters.values.base import ValueType, type_name
-from evalloop.lib.moments import EARLIEST, MomentError, check_moment
+from evalloop.lib.moments import EARLIEST, RANGE, MomentError, check_moment
 
 DURATION = re.compile(r"^([1-9][0-9]{0,5})([mhdw])$")
 UNITS = {"m": ("minute", 1), "h": ("hour", 60), "d": ("day", 1440), "w": ("week", 10080)}
@@ -20,10 +20,7 @@ LONGEST = timedelta(days=36600)
 
 class Moment(ValueType):
     name = "datetime"
-    description = (
-        "An ISO 8601 date and time with a time zone, e.g. 2025-05-01T09:30:00Z; in UTC, "
-        "from the year 1000 to the year 9000."
-    )
+    description = f"An ISO 8601 date and time with a time zone, e.g. 2025-05-01T09:30:00Z, {RANGE}."
     example = "2025-05-01T09:30:00+00:00"
     widget = "datetime"
 
