@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
 
-from pydantic import AfterValidator, AwareDatetime
+from pydantic import AfterValidator, AwareDatetime, Field
 from pydantic_core import PydanticCustomError
 
 if TYPE_CHECKING:
@@ -48,7 +48,11 @@ def timestamp_in_range(value: datetime) -> datetime:
         raise PydanticCustomError("datetime_range", str(exc)) from None
 
 
-Timestamp = Annotated[AwareDatetime, AfterValidator(timestamp_in_range)]
+Timestamp = Annotated[
+    AwareDatetime,
+    AfterValidator(timestamp_in_range),
+    Field(description=f"ISO 8601 with a time zone, {RANGE}."),
+]
 """An ISO 8601 date and time with a time zone, inside the accepted range."""
 
 
