@@ -75,8 +75,10 @@ def traffic(content_json: str = '"hi"', extra: str = "") -> str:
         (traffic(extra=', "state": {"score": NaN}'), "state"),
         (traffic(extra=', "state": {"score": Infinity}'), "state"),
         (traffic(extra=', "participant_data": {"n": 1e400}'), "participant_data"),
-        (traffic(extra=', "participant_data": {"n": 123456789012345678901234567890}'),
-         "participant_data"),
+        (
+            traffic(extra=', "participant_data": {"n": 123456789012345678901234567890}'),
+            "participant_data",
+        ),
         (traffic(extra=f', "state": {DEEP}'), "state"),
         (traffic(extra=', "tags": ["vip\\u0000"]'), "tags"),
     ],
@@ -191,8 +193,13 @@ def test_web_forms_refuse_unstorable_values(cast, login, dataset):
     assert switched.status_code == 400
     row = client.post(
         f"/datasets/{dataset.pk}/rows/new/",
-        {"input": "q", "history": "[]", "context": '{"x": NaN}', "state": DEEP,
-         "participant_data": "{}"},
+        {
+            "input": "q",
+            "history": "[]",
+            "context": '{"x": NaN}',
+            "state": DEEP,
+            "participant_data": "{}",
+        },
     )
     assert row.status_code == 200
     errors = row.context["form"].errors
@@ -212,8 +219,8 @@ def test_csv_cells_with_unstorable_values_are_reported_per_row(editor, dataset):
         "input,context.x,history\n"
         "ok,1,[]\n"
         "a\x01b,NaN,[]\n"  # NaN in a JSON column is text, which is fine
-        f"c,\"{DEEP.replace(chr(34), chr(34) * 2)}\",[]\n"
-        f"d,1,\"[{{\"\"role\"\": \"\"human\"\", \"\"content\"\": \"\"\\u0000\"\"}}]\"\n"
+        f'c,"{DEEP.replace(chr(34), chr(34) * 2)}",[]\n'
+        f'd,1,"[{{""role"": ""human"", ""content"": ""\\u0000""}}]"\n'
         f"{HUGE},1,[]\n"
     )
     upload = SimpleUploadedFile("rows.csv", text.encode(), "text/csv")
@@ -230,17 +237,21 @@ def upload(text: str) -> io.BytesIO:
 
 
 def test_a_log_import_reports_unstorable_values_by_line(chatbot):
+    row = '{"session_id": "s", "role": "human", "created_at": "2025-01-01T00:00:00Z", '
     lines = [
-        '{"session_id": "s", "role": "human", "content": "a\\u0000", "created_at": "2025-01-01T00:00:00Z"}',
-        '{"session_id": "s", "role": "human", "content": NaN, "created_at": "2025-01-01T00:00:00Z"}',
+        row + '"content": "a\\u0000"}',
+        row + '"content": NaN}',
         DEEP,
         "[" * 100_000 + "]" * 100_000,
     ]
     report = check_log(file=upload("\n".join(lines)), fmt="jsonl")
     assert [error.line for error in report.errors] == [1, 2, 3, 4]
     csv_report = check_log(
-        file=upload("session_id,role,content,created_at\ns,human,\ud800,2025-01-01T00:00:00Z\n"
-                    .encode("utf-8", "surrogatepass").decode("utf-8", "replace")),
+        file=upload(
+            "session_id,role,content,created_at\ns,human,\ud800,2025-01-01T00:00:00Z\n".encode(
+                "utf-8", "surrogatepass"
+            ).decode("utf-8", "replace")
+        ),
         fmt="csv",
     )
     assert csv_report.errors == []  # the file's bad bytes read as U+FFFD, which is storable

@@ -20,6 +20,7 @@ from evalloop.chat.schemas import (
     ChatbotIn,
     ChatbotOut,
     SessionDetailOut,
+    SessionEndIn,
     SessionOut,
     TagChangeIn,
     TrafficBatch,
@@ -140,10 +141,14 @@ def get_session(request: HttpRequest, slug: str, external_id: str) -> Session:
     "/chatbots/{slug}/sessions/{external_id}/end",
     response=SessionOut,
     summary="Mark a session ended",
+    description="Ends the session at `ended_at` (with a time zone) if given, else now; "
+    "a session already ended keeps its end time.",
 )
-def end_session(request: HttpRequest, slug: str, external_id: str) -> Session:
+def end_session(
+    request: HttpRequest, slug: str, external_id: str, body: SessionEndIn | None = None
+) -> Session:
     session = _session(request, Action.EDIT, slug, external_id)
-    return services.end_session(session=session)
+    return services.end_session(session=session, ended_at=body.ended_at if body else None)
 
 
 @router.post(

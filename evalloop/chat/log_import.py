@@ -26,6 +26,7 @@ from evalloop.chat.ingest import IngestSummary, ingest_traffic
 from evalloop.chat.models import Chatbot, Role
 from evalloop.chat.schemas import ExternalId, MessageIn, SessionIn, TagName, TrafficBatch
 from evalloop.lib.inputs import Strict, load_json
+from evalloop.lib.moments import timestamp_in_range
 
 FORMATS = ("csv", "jsonl")
 MAX_IMPORT_BYTES = 50 * 1024 * 1024
@@ -65,8 +66,8 @@ class LogRow(Strict):
 
     @field_validator("created_at")
     @classmethod
-    def naive_times_are_local(cls, value: datetime) -> datetime:
-        return timezone.make_aware(value) if timezone.is_naive(value) else value
+    def times_are_local_if_naive_and_in_range(cls, value: datetime) -> datetime:
+        return timestamp_in_range(timezone.make_aware(value) if timezone.is_naive(value) else value)
 
     def message_key(self) -> str:
         """The message's external id: given, or derived from what the row says."""

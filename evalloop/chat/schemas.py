@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 from ninja import Schema
 from pydantic import (
-    AwareDatetime,
     Field,
     StringConstraints,
     model_validator,
@@ -15,6 +14,7 @@ from pydantic import (
 
 from evalloop.chat.models import Role
 from evalloop.lib.inputs import Strict
+from evalloop.lib.moments import Timestamp
 
 ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 TagName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -27,7 +27,7 @@ class MessageIn(Strict):
     external_id: ExternalId | None = None
     role: Role
     content: str = ""
-    created_at: AwareDatetime | None = None
+    created_at: Timestamp | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
     tags: list[TagName] = Field(default_factory=list)
 
@@ -41,8 +41,8 @@ class SessionIn(Strict):
     state: dict[str, Any] | None = None
     participant_data: dict[str, Any] | None = None
     ended: bool | None = None
-    ended_at: AwareDatetime | None = None
-    created_at: AwareDatetime | None = None
+    ended_at: Timestamp | None = None
+    created_at: Timestamp | None = None
     tags: list[TagName] = Field(default_factory=list)
     messages: list[MessageIn] = Field(default_factory=list)
 
@@ -51,6 +51,10 @@ class SessionIn(Strict):
         if self.ended is False and self.ended_at is not None:
             raise ValueError("ended_at is given but ended is false")
         return self
+
+
+class SessionEndIn(Strict):
+    ended_at: Timestamp | None = None
 
 
 class TrafficBatch(Strict):

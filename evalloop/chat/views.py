@@ -21,6 +21,7 @@ from evalloop.chat.forms import ChatbotForm, LogImportForm, TagForm
 from evalloop.chat.log_import import import_log
 from evalloop.chat.models import Chatbot, Message, Session
 from evalloop.filters import Target, read_filter_request
+from evalloop.lib.moments import check_moment
 from evalloop.teams.access import get_for_team_or_404, team_objects
 from evalloop.teams.decorators import TeamRequest, team_view
 from evalloop.teams.permissions import Action
@@ -52,7 +53,7 @@ def after_cursor(sessions: QuerySet[Session], cursor: str) -> QuerySet[Session]:
     """Answer the sessions older than the cursor's (created_at, id); a bad cursor is a 404."""
     try:
         created, _, pk = base64.urlsafe_b64decode(cursor).decode().partition("|")
-        at, before = datetime.fromisoformat(created), int(pk)
+        at, before = check_moment(datetime.fromisoformat(created)), int(pk)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise Http404("Not a page of this list.") from None
     return sessions.filter(Q(created_at__lt=at) | Q(created_at=at, pk__lt=before))

@@ -131,7 +131,7 @@ def within_last() -> Operator:
         "within the last",
         "At or after that long before now (now being when the filter runs).",
         Duration(),
-        lambda field, value, scope: field.where(scope, gte=timezone.now() - value.timedelta),
+        lambda field, value, scope: field.where(scope, gte=value.back_from(timezone.now())),
     )
 
 

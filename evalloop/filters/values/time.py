@@ -11,6 +11,7 @@ from typing import Any
 from django.utils import timezone
 
 from evalloop.filters.values.base import ValueType, type_name
+from evalloop.lib.moments import EARLIEST, RANGE, MomentError, check_moment
 
 DURATION = re.compile(r"^([1-9][0-9]{0,5})([mhdw])$")
 UNITS = {"m": ("minute", 1), "h": ("hour", 60), "d": ("day", 1440), "w": ("week", 10080)}
@@ -19,7 +20,7 @@ LONGEST = timedelta(days=36600)
 
 class Moment(ValueType):
     name = "datetime"
-    description = "An ISO 8601 date and time with a time zone, e.g. 2025-05-01T09:30:00Z."
+    description = f"An ISO 8601 date and time with a time zone, e.g. 2025-05-01T09:30:00Z, {RANGE}."
     example = "2025-05-01T09:30:00+00:00"
     widget = "datetime"
 
@@ -32,9 +33,10 @@ class Moment(ValueType):
             raise ValueError(f"“{raw}” is not an ISO 8601 date and time") from None
         if moment.tzinfo is None or moment.utcoffset() is None:
             raise ValueError(f"“{raw}” has no time zone (add Z or an offset like +02:00)")
-        if not 1000 <= moment.year <= 9000:
-            raise ValueError(f"“{raw}” is out of range (years 1000 to 9000)")
-        return moment
+        try:
+            return check_moment(moment)
+        except MomentError as exc:
+            raise ValueError(f"“{raw}” is {exc}") from None
 
     def to_json(self, value: Any) -> str:
         return str(value.isoformat())
@@ -104,6 +106,10 @@ class Span:
     @property
     def timedelta(self) -> timedelta:
         return timedelta(minutes=self.amount * UNITS[self.unit][1])
+
+    def back_from(self, moment: datetime) -> datetime:
+        """The moment this long before `moment`, never before the accepted range of times."""
+        return max(moment - self.timedelta, EARLIEST)
 
 
 class Duration(ValueType):

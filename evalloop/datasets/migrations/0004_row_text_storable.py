@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('datasets', '0002_row_dataset_index'),
+        ('datasets', '0003_clamp_stored_times'),
     ]
 
     operations = [
