@@ -49,6 +49,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "evalloop.teams.middleware.CurrentTeamMiddleware",
+    "evalloop.web.middleware.UrlLengthMiddleware",
     "waffle.middleware.WaffleMiddleware",
 ]
 

@@ -36,6 +36,7 @@ from evalloop.filters import (
 from evalloop.teams.access import get_for_team_or_404, team_objects
 from evalloop.teams.models import Team
 from evalloop.teams.permissions import Action
+from evalloop.web.middleware import MAX_URL_LENGTH
 
 router = Router(tags=["chat"])
 
@@ -152,8 +153,9 @@ SEARCH_PATH = "/chatbots/{slug}/sessions/search"
     response=list[SessionOut],
     summary="Sessions of a chatbot, optionally filtered",
     description="`filter` is a JSON list of clauses, e.g. "
-    '`[{"field": "tags", "op": "any_of", "value": ["vip"]}]`. Newest first. '
-    "`POST /chatbots/{slug}/sessions/search` takes the filter in a body instead.",
+    '`[{"field": "tags", "op": "any_of", "value": ["vip"]}]`. Newest first. A URL longer '
+    f"than {MAX_URL_LENGTH} characters answers 414: send such a filter to "
+    "`POST /chatbots/{slug}/sessions/search`.",
 )
 @paginate(FilteredPagination)
 def list_sessions(request: HttpRequest, slug: str, filter: str | None = None) -> QuerySet[Session]:

@@ -128,6 +128,22 @@ def test_a_search_without_a_filter_lists_every_session_by_pages(api, chatbot):
     assert second["next_cursor"] is None
 
 
+def test_a_search_takes_a_filter_too_long_for_a_url(api, chatbot, session):
+    participants = [f"participant-{n:03}-{'x' * 80}" for n in range(100)]
+    flt = [*VIP, {"field": "participant", "op": "in", "value": participants}]
+    other = SessionFactory(chatbot=chatbot, external_id="s-2", participant=participants[7])
+    SessionFactory(chatbot=chatbot, external_id="s-3", participant=participants[8])
+    services.change_session_tags(session=other, add=["vip"])
+    client = api(Role.VIEWER)
+    too_long = client.get("/chatbots/support/sessions", filter=json.dumps(flt))
+    assert too_long.status_code == 414
+    assert too_long.json()["detail"][0]["loc"] == ["url"]
+    assert "POST /api/v1/chatbots/{slug}/sessions/search" in too_long.json()["detail"][0]["msg"]
+    response = client.post("/chatbots/support/sessions/search", {"filter": flt})
+    assert response.status_code == 200
+    assert [s["external_id"] for s in response.json()["items"]] == ["s-2"]
+
+
 def test_a_bad_search_is_a_422_naming_the_clause(api, chatbot):
     clauses = [*VIP, {"field": "message_content", "op": "regex", "value": "(?=lookahead)"}]
     response = api(Role.VIEWER).post("/chatbots/support/sessions/search", {"filter": clauses})
