@@ -125,3 +125,14 @@ def test_the_connection_works_as_before_after_a_stopped_query(db):
         with connection.cursor() as cursor:
             cursor.execute("SHOW statement_timeout")
             assert cursor.fetchone()[0] == "0"
+
+
+def test_the_add_to_dataset_form_of_the_page_leaves_out_a_count_past_the_limit(
+    cast, login, chatbot, endless_filters
+):
+    SessionFactory(chatbot=chatbot)
+    url = reverse("datasets:add-sessions")
+    query = {"chatbot": "support", "f": "channel:eq:web"}
+    response = timed(lambda: login(cast.editor).get(url, query))
+    assert response.status_code == 200
+    assert response.context["matching"] is None
