@@ -9,9 +9,11 @@ request body instead (POST /api/v1/chatbots/{slug}/sessions/search).
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.http import url_has_allowed_host_and_scheme
 
 MAX_URL_LENGTH = 8000  # characters of path and query string, as sent
 SEARCH = "POST /api/v1/chatbots/{slug}/sessions/search"
@@ -38,4 +40,13 @@ class UrlLengthMiddleware:
             )
             return JsonResponse({"detail": [{"loc": ["url"], "msg": message}]}, status=414)
         context = {"length": length, "limit": MAX_URL_LENGTH, "back": request.path}
+        context["previous"] = previous_page(request)
         return render(request, "web/url_too_long.html", context, status=414)
+
+
+def previous_page(request: HttpRequest) -> str | None:
+    """The page the link came from (its filter, before the clause too many), if it is ours."""
+    referer = request.headers.get("Referer", "")
+    ours = url_has_allowed_host_and_scheme(referer, allowed_hosts={request.get_host()})
+    parts = urlsplit(referer)
+    return referer if ours and len(f"{parts.path}?{parts.query}") <= MAX_URL_LENGTH else None

@@ -30,3 +30,17 @@ def test_a_page_url_too_long_answers_a_page_that_leads_back(cast, login):
     page = response.content.decode()
     assert "This address is too long" in page
     assert f'href="{url}"' in page
+
+
+def test_the_page_leads_back_to_the_page_the_link_came_from(cast, login):
+    ChatbotFactory(team=cast.team, slug="support")
+    url = reverse("chat:session-list", kwargs={"slug": "support"})
+    previous = f"http://testserver{url}?f=channel:eq:web"
+    response = login(cast.viewer).get(
+        url, {"f": "participant:eq:" + "x" * MAX_URL_LENGTH}, HTTP_REFERER=previous
+    )
+    assert f'href="{previous}"' in response.content.decode()
+    elsewhere = login(cast.viewer).get(
+        url, {"f": "x" * MAX_URL_LENGTH}, HTTP_REFERER="https://elsewhere.example/"
+    )
+    assert "elsewhere.example" not in elsewhere.content.decode()
