@@ -11,8 +11,10 @@ bounds each call, so a pattern slow on every row still costs the timeout times t
 Filters run on PostgreSQL too, whose `~` reads patterns its own way, so the dialect is the
 part of RE2's syntax that PostgreSQL reads the same: `check` walks a pattern, refuses every
 construct outside it with a message naming the construct, and answers the pattern RE2 runs.
-Two readings are aligned on the way: `.` matches a newline and `$` only the end of the text
-(PostgreSQL's defaults), and `\\w` takes letters and digits of every script, not just ASCII.
+Readings are aligned on the way: `.` matches a newline and `$` only the end of the text
+(PostgreSQL's defaults), and `\\w`, `\\s` and `[:alpha:]` reach beyond ASCII as PostgreSQL's
+do in a UTF-8 locale (letters of every script, Unicode spaces); classes whose reach beyond
+ASCII cannot be matched cheaply (`[:upper:]`, `[:punct:]`...) are refused.
 """
 
 from __future__ import annotations
@@ -25,19 +27,60 @@ from typing import Any
 import re2
 
 MAX_REPEAT = 255  # PostgreSQL refuses larger bounds such as a{256}
-WORD = r"\p{L}\p{N}_"
-# PostgreSQL's classes, as RE2 should read them: letters of every script, like `\w`.
+LAST = 0x10FFFF
+
+
+def _complement(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    answer, start = [], 0
+    for low, high in sorted(ranges):
+        if low > start:
+            answer.append((start, low - 1))
+        start = max(start, high + 1)
+    return [*answer, (start, LAST)] if start <= LAST else answer
+
+
+def _ascii_outside(kept: str) -> list[tuple[int, int]]:
+    return [(code, code) for code in range(0x80) if chr(code) not in kept]
+
+
+def _class(ranges: list[tuple[int, int]]) -> str:
+    return "".join(
+        f"\\x{{{low:x}}}" if low == high else f"\\x{{{low:x}}}-\\x{{{high:x}}}"
+        for low, high in ranges
+    )
+
+
+# Beyond ASCII, PostgreSQL's \w (and [:alpha:]) follows the locale: letters and digits of
+# every script. RE2's \p{L} says the same but costs a large automaton per use (`\w{255}`
+# takes half a second to compile), so letters are read as what is not a space, punctuation
+# or a symbol: the Latin-1 signs, the blocks of punctuation, arrows, symbols and emoji.
+NOT_LETTERS_BEYOND_ASCII = [
+    *[(0x80, 0xA9), (0xAB, 0xB4), (0xB6, 0xB9), (0xBB, 0xBF), (0xD7, 0xD7), (0xF7, 0xF7)],
+    *[(0x2000, 0x2BFF), (0x2E00, 0x2E7F), (0x3000, 0x303F), (0xFE00, 0xFE0F)],
+    *[(0xFE30, 0xFE6F), (0xFF00, 0xFF0F), (0xFF1A, 0xFF20), (0xFF3B, 0xFF40)],
+    *[(0xFF5B, 0xFF65), (0x1F000, 0x1FAFF)],
+]
+
+
+def _letters(ascii_kept: str) -> str:
+    return _class(_complement(_ascii_outside(ascii_kept) + NOT_LETTERS_BEYOND_ASCII))
+
+
+WORD = _letters(string.ascii_letters + string.digits + "_")
+# PostgreSQL's spaces are the C library's: the Unicode spaces except the no-break ones.
+UNICODE_SPACES = [(0x1680, 0x1680), (0x2000, 0x2006), (0x2008, 0x200A), (0x2028, 0x2029)]
+SPACE = "\\t\\n\\v\\f\\r " + _class([*UNICODE_SPACES, (0x205F, 0x205F), (0x3000, 0x3000)])
+CLASS_ESCAPES = {"w": WORD, "s": SPACE}
 POSIX_CLASSES = {
-    "alpha": r"\p{L}",
-    "alnum": r"\p{L}\p{N}",
-    "upper": r"\p{Lu}",
-    "lower": r"\p{Ll}",
-    **{name: f"[:{name}:]" for name in ("blank", "cntrl", "digit", "graph", "print")},
-    **{name: f"[:{name}:]" for name in ("punct", "space", "xdigit")},
+    "alpha": _letters(string.ascii_letters),
+    "alnum": _letters(string.ascii_letters + string.digits),
+    "space": SPACE,
+    "digit": "0-9",
+    "xdigit": "0-9A-Fa-f",
 }
 # Escapes that mean the same in both engines, outside [...] and inside it.
-SAME_ESCAPES = frozenset("dDsStnrfv")
-SAME_ESCAPES_IN_CLASS = frozenset("dstnrfv")
+SAME_ESCAPES = frozenset("dDtnrfv")
+SAME_ESCAPES_IN_CLASS = frozenset("dtnrfv")
 LITERAL_ESCAPES = frozenset(string.punctuation + " ")
 BOUND = re.compile(r"\{([0-9]+)(?:(,)([0-9]*))?\}")
 QUANTIFIERS = frozenset("*+?{")
@@ -121,10 +164,10 @@ class _Reader:
         char = self.peek(1)
         if char in SAME_ESCAPES or char in LITERAL_ESCAPES:
             self.emit("\\" + char, 2, "atom")
-        elif char == "w":
-            self.emit(f"[{WORD}]", 2, "atom")
-        elif char == "W":
-            self.emit(f"[^{WORD}]", 2, "atom")
+        elif char in CLASS_ESCAPES:
+            self.emit(f"[{CLASS_ESCAPES[char]}]", 2, "atom")
+        elif char.isupper() and char.lower() in CLASS_ESCAPES:  # \W, \S: the complement
+            self.emit(f"[^{CLASS_ESCAPES[char.lower()]}]", 2, "atom")
         elif char == "A":
             self.emit("\\A", 2, "anchor")
         else:
@@ -174,6 +217,11 @@ class _Reader:
         if char == "[" and after == ":":
             end = self.pattern.find(":]", index + 2)
             name = self.pattern[index + 2 : end] if end > 0 else ""
+            if name in {"upper", "lower", "punct", "graph", "print", "cntrl", "blank"}:
+                raise RegexError(
+                    f"[:{name}:] is not supported: beyond ASCII the databases read it "
+                    "differently (list the characters, e.g. [A-Z])"
+                )
             if name not in POSIX_CLASSES:
                 raise RegexError(f"unknown character class [:{name}:]")
             return POSIX_CLASSES[name], end + 2 - index, True
@@ -184,9 +232,9 @@ class _Reader:
         if char != "\\":
             return char, 1, False
         if after in SAME_ESCAPES_IN_CLASS or after in LITERAL_ESCAPES:
-            return "\\" + after, 2, after in {"d", "s"}
-        if after == "w":
-            return WORD, 2, True
+            return "\\" + after, 2, after == "d"
+        if after in CLASS_ESCAPES:
+            return CLASS_ESCAPES[after], 2, True
         if after in {"D", "S", "W"}:
             raise RegexError(f"\\{after} inside [...] is not supported (use [^...])")
         raise RegexError(escape_problem(after))
