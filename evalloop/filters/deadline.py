@@ -29,10 +29,11 @@ class FilterTimeout(FilterError):
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
+        unit = "second" if seconds == 1 else "seconds"
         super().__init__(
             [
                 top_error(
-                    f"the filter took longer than {seconds:g} seconds to run, so it was "
+                    f"the filter took longer than {seconds:g} {unit} to run, so it was "
                     "stopped; narrow it, for example with a time clause such as "
                     "created_at within_last 7d"
                 )

@@ -98,7 +98,7 @@ def test_a_filter_past_the_time_limit_answers_422_naming_the_filter(api, chatbot
         assert response.status_code == 422
         [detail] = response.json()["detail"]
         assert detail["loc"] == ["filter"]
-        assert detail["msg"].startswith("the filter took longer than 1 seconds to run")
+        assert detail["msg"].startswith("the filter took longer than 1 second to run")
         assert "narrow it, for example with a time clause" in detail["msg"]
 
 
@@ -108,7 +108,7 @@ def test_a_filter_past_the_time_limit_says_so_on_the_page(cast, login, chatbot, 
     response = timed(lambda: login(cast.viewer).get(url))
     assert response.status_code == 200
     assert response.context["sessions"] == []
-    assert "The filter took longer than 1 seconds to run, so it was stopped" in (
+    assert "The filter took longer than 1 second to run, so it was stopped" in (
         response.content.decode()
     )
 
