@@ -76,7 +76,10 @@ class Choice(Text):
 
 class Regex(Text):
     name = "regex"
-    description = "A regular expression, matched anywhere in the text (case-sensitive)."
+    description = (
+        "A regular expression, matched anywhere in the text (case-sensitive): RE2 syntax "
+        "without backreferences or lookaround, as docs/filters.md lists."
+    )
     example = "refund|chargeback"
     widget = "text"
 
