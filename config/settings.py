@@ -50,6 +50,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "evalloop.teams.middleware.CurrentTeamMiddleware",
+    "evalloop.web.middleware.UrlLengthMiddleware",
     "waffle.middleware.WaffleMiddleware",
 ]
 
@@ -141,6 +142,9 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_TASK_ALWAYS_EAGER = env.boolean("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TIMEZONE = TIME_ZONE
+
+# A filter query running longer is stopped and answered as a filter error (docs/filters.md).
+EVALLOOP_FILTER_TIMEOUT_SECONDS = env.integer("EVALLOOP_FILTER_TIMEOUT_SECONDS", 10, minimum=1)
 
 EVALLOOP_TICK_SECONDS = env.integer("EVALLOOP_TICK_SECONDS", 30, minimum=1)
 EVALLOOP_COORDINATOR_SECONDS = env.integer("EVALLOOP_COORDINATOR_SECONDS", 5, minimum=1)

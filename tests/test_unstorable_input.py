@@ -128,10 +128,10 @@ def test_a_filter_in_the_query_string_is_checked_like_a_body(editor, chatbot):
         '[{"field": "message_count", "op": "gt", "value": NaN}]',
         '[{"field": "message_count", "op": "gt", "value": 1e400}]',
         '[{"field": "message_count", "op": "gt", "value": 99999999999999999999999}]',
-        "[" * 5000 + "]" * 5000,
+        "[" * 100 + "]" * 100,
     ):
         response = editor.get(path, filter=text)
-        assert response.status_code == 422, text
+        assert response.status_code == 422, text[:80]
         assert "filter" in detail_text(response)
 
 

@@ -6,13 +6,13 @@ from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest
-from ninja import Router, Status
+from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError, ValidationError
 from ninja.pagination import paginate
 from pydantic import BaseModel
 
 from evalloop.api.auth import api_team
-from evalloop.api.pagination import CursorPagination
+from evalloop.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, CursorPagination, page
 from evalloop.chat import services
 from evalloop.chat.ingest import IngestError, ingest_traffic, parse_batch
 from evalloop.chat.models import Chatbot, Message, Session
@@ -26,10 +26,18 @@ from evalloop.chat.schemas import (
     TrafficBatch,
     TrafficSummaryOut,
 )
-from evalloop.filters import Filter, FilterError, Target, apply_filter, parse_filter
+from evalloop.filters import (
+    Filter,
+    FilterError,
+    Target,
+    apply_filter,
+    filter_time_limit,
+    parse_filter,
+)
 from evalloop.teams.access import get_for_team_or_404, team_objects
 from evalloop.teams.models import Team
 from evalloop.teams.permissions import Action
+from evalloop.web.middleware import MAX_URL_LENGTH
 
 router = Router(tags=["chat"])
 
@@ -103,11 +111,42 @@ def _session(request: HttpRequest, action: Action, slug: str, external_id: str) 
     return get_for_team_or_404(_sessions(team), team, chatbot__slug=slug, external_id=external_id)
 
 
-def _filter(raw: str | None) -> Filter:
+def _filter(raw: Any) -> Filter:
     try:
         return parse_filter(raw or "[]", target=Target.SESSION)
     except FilterError as exc:
         raise ValidationError(exc.detail()) from None
+
+
+def _filtered_sessions(request: HttpRequest, slug: str, raw_filter: Any) -> QuerySet[Session]:
+    team = api_team(request)
+    chatbot = get_for_team_or_404(Chatbot, team, slug=slug)
+    sessions = _sessions(team).filter(chatbot=chatbot)
+    return apply_filter(sessions, _filter(raw_filter), team=team)
+
+
+class FilteredPagination(CursorPagination):
+    """Pages read within the filter time limit: a slow filter answers 422, never hangs."""
+
+    def paginate_queryset(
+        self, queryset: QuerySet[Any], pagination: Any, request: HttpRequest, **params: Any
+    ) -> dict[str, Any]:
+        with filter_time_limit():
+            return super().paginate_queryset(queryset, pagination, request, **params)
+
+
+class SessionSearchIn(Schema):
+    filter: list[Any] = Field(default_factory=list, description="Clauses, as for GET's filter.")
+    limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
+    cursor: str | None = None
+
+
+class SessionPageOut(Schema):
+    items: list[SessionOut]
+    next_cursor: str | None
+
+
+SEARCH_PATH = "/chatbots/{slug}/sessions/search"
 
 
 @router.get(
@@ -115,14 +154,33 @@ def _filter(raw: str | None) -> Filter:
     response=list[SessionOut],
     summary="Sessions of a chatbot, optionally filtered",
     description="`filter` is a JSON list of clauses, e.g. "
-    '`[{"field": "tags", "op": "any_of", "value": ["vip"]}]`. Newest first.',
+    '`[{"field": "tags", "op": "any_of", "value": ["vip"]}]`. Newest first. A URL longer '
+    f"than {MAX_URL_LENGTH} characters answers 414: send such a filter to "
+    "`POST /chatbots/{slug}/sessions/search`.",
 )
-@paginate(CursorPagination)
+@paginate(FilteredPagination)
 def list_sessions(request: HttpRequest, slug: str, filter: str | None = None) -> QuerySet[Session]:
-    team = api_team(request)
-    chatbot = get_for_team_or_404(Chatbot, team, slug=slug)
-    sessions = _sessions(team).filter(chatbot=chatbot)
-    return apply_filter(sessions, _filter(filter), team=team)
+    return _filtered_sessions(request, slug, filter)
+
+
+@router.post(
+    SEARCH_PATH,
+    response=SessionPageOut,
+    summary="Sessions of a chatbot matching a filter sent in the body",
+    description="The same as `GET /chatbots/{slug}/sessions`, for filters too long for a "
+    'URL: `{"filter": [...], "limit": 50, "cursor": null}`. Newest first.',
+)
+def search_sessions(request: HttpRequest, slug: str, body: SessionSearchIn) -> dict[str, Any]:
+    sessions = _filtered_sessions(request, slug, body.filter)
+    with filter_time_limit():
+        items, next_cursor = page(sessions, limit=body.limit, cursor=body.cursor)
+    return {"items": items, "next_cursor": next_cursor}
+
+
+# The search path also reads as a session whose external id is "search": GET it as one.
+@router.get(SEARCH_PATH, response=SessionDetailOut, include_in_schema=False)
+def get_session_named_search(request: HttpRequest, slug: str) -> Session:
+    return get_session(request, slug, "search")
 
 
 @router.get(

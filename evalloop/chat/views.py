@@ -20,7 +20,7 @@ from evalloop.chat import services
 from evalloop.chat.forms import ChatbotForm, LogImportForm, TagForm
 from evalloop.chat.log_import import import_log
 from evalloop.chat.models import Chatbot, Message, Session
-from evalloop.filters import Target, read_filter_request
+from evalloop.filters import FilterTimeout, Target, filter_time_limit, read_filter_request
 from evalloop.lib.moments import check_moment
 from evalloop.teams.access import get_for_team_or_404, team_objects
 from evalloop.teams.decorators import TeamRequest, team_view
@@ -76,13 +76,20 @@ def session_list(request: TeamRequest, slug: str) -> HttpResponse:
         return redirect(filter_state.redirect_to)
     sessions = team_objects(Session, request.team).filter(chatbot=chatbot)
     sessions = filter_state.apply(sessions.prefetch_related("tags"), team=request.team)
-    rows, next_cursor = newest_page(sessions, request.GET.get("cursor"))
+    rows: list[Session] = []
+    next_cursor = stopped = ""
+    try:
+        with filter_time_limit():
+            rows, next_cursor = newest_page(sessions, request.GET.get("cursor"))
+    except FilterTimeout as exc:
+        stopped = exc.messages()[0]
     context = {
         "chatbot": chatbot,
         "sessions": rows,
         "next_cursor": next_cursor,
         "paged": bool(request.GET.get("cursor")),
         "filter_state": filter_state,
+        "filter_stopped": stopped,
     }
     return render_page(request, "chat/session_list.html", context, partial="results")
 

@@ -25,7 +25,14 @@ from evalloop.datasets.forms import (
 )
 from evalloop.datasets.models import Dataset, ImportJob, Row
 from evalloop.datasets.snapshots import Tally
-from evalloop.filters import FilterError, Target, filter_from_querystring, read_filter_request
+from evalloop.filters import (
+    FilterError,
+    FilterTimeout,
+    Target,
+    filter_from_querystring,
+    filter_time_limit,
+    read_filter_request,
+)
 from evalloop.lib.errors import Conflict
 from evalloop.teams.access import get_for_team_or_404, team_objects
 from evalloop.teams.decorators import TeamRequest, team_view
@@ -335,9 +342,10 @@ def _count_matching(request: TeamRequest) -> int | None:
         return None
     try:
         selection = _matching(request, chatbot, _querystring_without(request, "chatbot"))
-    except ValidationError:
+        with filter_time_limit():
+            return int(selection.sessions().count())
+    except (ValidationError, FilterTimeout):  # the sessions list above says what is wrong
         return None
-    return int(selection.sessions().count())
 
 
 LAST_DATASET_KEY = "evalloop_last_dataset_id"

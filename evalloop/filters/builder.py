@@ -34,6 +34,7 @@ from evalloop.filters.language import (
     error_text,
 )
 from evalloop.filters.operators import Operator
+from evalloop.web.middleware import MAX_URL_LENGTH
 
 if TYPE_CHECKING:
     from evalloop.teams.models import Team
@@ -202,7 +203,14 @@ def requested_url(
         added = clause_text(target, draft.clause())
     except ClauseProblem as problem:
         return None, f"new filter ({problem.field}): {problem}"
-    return page_url(path, [*texts, added], kept), None
+    url = page_url(path, [*texts, added], kept)
+    if len(url) > MAX_URL_LENGTH:
+        return None, (
+            f"new filter ({draft.field.name}): with it the filter is too long for a web address "
+            f"({len(url)} characters, at most {MAX_URL_LENGTH}); remove a clause or shorten a "
+            "list of values"
+        )
+    return url, None
 
 
 def chips(path: str, target: Target, texts: list[str], kept: list[tuple[str, str]]) -> list[Chip]:

@@ -8,12 +8,17 @@ from django.conf import settings
 
 from config.celery import worker_options
 
+# gunicorn's largest request line (its default is 4094): above evalloop's own URL limit
+# (evalloop/web/middleware.py), so a URL too long is answered by evalloop, in JSON on /api/.
+REQUEST_LINE_BYTES = 8190
+
 
 def web(*, host: str, port: int, workers: int = 1, threads: int = 8) -> list[str]:
     bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     return [
         *(sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", bind),
         *("--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads)),
+        *("--limit-request-line", str(REQUEST_LINE_BYTES)),
         # Short, so that stopping never waits long on a browser's idle keep-alive connection.
         *("--graceful-timeout", "5", "--access-logfile", "-", "--no-control-socket"),
         *("--log-level", settings.LOG_LEVEL.lower()),

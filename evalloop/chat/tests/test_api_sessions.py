@@ -106,6 +106,67 @@ def test_a_filter_that_is_not_json_is_a_422(api, chatbot):
     assert response.status_code == 422
 
 
+VIP = [{"field": "tags", "op": "any_of", "value": ["vip"]}]
+
+
+def test_a_search_posts_the_filter_in_the_body(api, chatbot, session):
+    SessionFactory(chatbot=chatbot, external_id="s-2")
+    response = api(Role.VIEWER).post("/chatbots/support/sessions/search", {"filter": VIP})
+    assert response.status_code == 200
+    assert [s["external_id"] for s in response.json()["items"]] == ["s-1"]
+    assert response.json()["next_cursor"] is None
+
+
+def test_a_search_without_a_filter_lists_every_session_by_pages(api, chatbot):
+    SessionFactory.create_batch(3, chatbot=chatbot)
+    client = api(Role.VIEWER)
+    first = client.post("/chatbots/support/sessions/search", {"limit": 2}).json()
+    second = client.post(
+        "/chatbots/support/sessions/search", {"limit": 2, "cursor": first["next_cursor"]}
+    ).json()
+    assert [len(first["items"]), len(second["items"])] == [2, 1]
+    assert second["next_cursor"] is None
+
+
+def test_a_search_takes_a_filter_too_long_for_a_url(api, chatbot, session):
+    participants = [f"participant-{n:03}-{'x' * 80}" for n in range(100)]
+    flt = [*VIP, {"field": "participant", "op": "in", "value": participants}]
+    other = SessionFactory(chatbot=chatbot, external_id="s-2", participant=participants[7])
+    SessionFactory(chatbot=chatbot, external_id="s-3", participant=participants[8])
+    services.change_session_tags(session=other, add=["vip"])
+    client = api(Role.VIEWER)
+    too_long = client.get("/chatbots/support/sessions", filter=json.dumps(flt))
+    assert too_long.status_code == 414
+    assert too_long.json()["detail"][0]["loc"] == ["url"]
+    assert "POST /api/v1/chatbots/{slug}/sessions/search" in too_long.json()["detail"][0]["msg"]
+    response = client.post("/chatbots/support/sessions/search", {"filter": flt})
+    assert response.status_code == 200
+    assert [s["external_id"] for s in response.json()["items"]] == ["s-2"]
+
+
+def test_a_bad_search_is_a_422_naming_the_clause(api, chatbot):
+    clauses = [*VIP, {"field": "message_content", "op": "regex", "value": "(?=lookahead)"}]
+    response = api(Role.VIEWER).post("/chatbots/support/sessions/search", {"filter": clauses})
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert error["loc"][:2] == ["filter", 1]
+    assert error["msg"] == (
+        "clause 2 (message_content): regex: lookaround like (?=...) is not supported"
+    )
+
+
+def test_a_search_of_another_teams_chatbot_is_a_404(api, cast, session):
+    client = api(Role.VIEWER, team=cast.other_team)
+    assert client.post("/chatbots/support/sessions/search", {"filter": VIP}).status_code == 404
+
+
+def test_a_session_named_search_is_still_found_by_its_id(api, chatbot):
+    SessionFactory(chatbot=chatbot, external_id="search")
+    response = api(Role.VIEWER).get("/chatbots/support/sessions/search")
+    assert response.status_code == 200
+    assert response.json()["external_id"] == "search"
+
+
 def test_the_session_detail_has_messages_and_tags(api, session):
     first = MessageFactory(session=session, content="hi")
     MessageFactory(session=session, content="hello", role="ai")

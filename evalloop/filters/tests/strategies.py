@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -10,6 +9,7 @@ from hypothesis import strategies as st
 
 from evalloop.filters import values
 from evalloop.filters.language import FIELDS, Target
+from evalloop.lib import regex
 
 ZONES = [UTC, timezone(timedelta(hours=2)), timezone(timedelta(hours=-5, minutes=-30))]
 PATTERNS = ["refund", "^hel+o$", "(?i)vip", r"\d{3}-\d{4}", "a|b", "[^,]+,[^,]+"]
@@ -34,7 +34,7 @@ def json_values(value_type: values.ValueType) -> st.SearchStrategy[Any]:
         case values.Slug():
             return st.from_regex(r"\A[-a-zA-Z0-9_]{1,20}\Z")
         case values.Regex():
-            return st.one_of(st.sampled_from(PATTERNS), text.map(re.escape))
+            return st.one_of(st.sampled_from(PATTERNS), text.map(regex.escape))
         case values.Text():
             return text
         case values.ListOf(item=item):

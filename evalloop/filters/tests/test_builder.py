@@ -164,3 +164,14 @@ def test_the_builder_shows_the_inputs_of_the_chosen_operator():
     html = render_to_string("filters/builder.html", {"state": state, "target": "session"})
     assert html.count('type="datetime-local"') == 2
     assert 'name="value_end"' in html
+
+
+def test_adding_a_clause_that_makes_the_url_too_long_is_an_error():
+    names = ",".join(f"participant-{n:03}" for n in range(100))
+    long_clauses = [f"participant:in:{names}"] * 5
+    query = {"f": long_clauses, "field": "channel", "op": "eq", "value": "web", "add": "1"}
+    state = state_of(query)
+    assert state.redirect_to is None
+    [error] = state.errors
+    assert error.startswith("new filter (channel): with it the filter is too long for a web")
+    assert "at most 8000" in error

@@ -182,6 +182,28 @@ def test_regex_is_case_sensitive_unless_it_says_otherwise(team, bot):
     assert matching(team, clause("message_content", "regex", "(?i)refund")) == ["a"]
 
 
+REGEX_TEXTS = ["Refund\nplease", "café au lait", "order 555-0199", "line one\n", "a{b}", "x"]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "kept"),
+    [
+        ("^Refund.please$", ["Refund\nplease"]),  # . takes the newline, ^ and $ the text's ends
+        ("one$", []),  # $ is the end of the text, before its last newline or not
+        (r"^\w+ \w+", ["café au lait", "line one\n", "order 555-0199"]),  # \w takes é
+        (r"\d{3}-\d{4}", ["order 555-0199"]),
+        (r"[[:alpha:]]é\s", ["café au lait"]),
+        (r"a\{b\}", ["a{b}"]),
+        ("(?i)refund|^X", ["Refund\nplease", "x"]),
+        ("(a+)+$", []),
+    ],
+)
+def test_a_regex_keeps_the_same_messages_on_every_database(team, bot, pattern, kept):
+    conversation(SessionFactory(chatbot=bot), *(("human", text) for text in REGEX_TEXTS))
+    found = matching(team, clause("content", "regex", pattern), target=Target.MESSAGE)
+    assert found == sorted(kept)
+
+
 def test_state_and_participant_data_match_by_key(team, bot):
     SessionFactory(
         chatbot=bot,

@@ -8,18 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from evalloop.filters.values.base import ValueType, escape, split_escaped, type_name
+from evalloop.lib import regex
 
 MAX_TEXT = 500
 MAX_ITEMS = 100
 SLUG = re.compile(r"^[-a-zA-Z0-9_]+$")
-# Constructs Python's re accepts (SQLite matches with it) that PostgreSQL's regular
-# expressions reject: refuse them up front so a stored filter works on both databases.
-NOT_PORTABLE = {
-    "named groups (?P<...>)": re.compile(r"\(\?P"),
-    "atomic groups (?>...)": re.compile(r"\(\?>"),
-    "scoped flags like (?i:...)": re.compile(r"\(\?[aiLmsux-]+:"),
-    "possessive quantifiers like a*+": re.compile(r"(?<!\\)[*+?}]\+"),
-}
 
 
 class Text(ValueType):
@@ -83,20 +76,19 @@ class Choice(Text):
 
 class Regex(Text):
     name = "regex"
-    description = "A regular expression, matched anywhere in the text (case-sensitive)."
+    description = (
+        "A regular expression, matched anywhere in the text (case-sensitive): RE2 syntax "
+        "without backreferences or lookaround, as docs/filters.md lists."
+    )
     example = "refund|chargeback"
     widget = "text"
 
     def clean(self, raw: Any) -> str:
         value = super().clean(raw)
         try:
-            re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"not a valid regular expression: {exc}") from None
-        for label, construct in NOT_PORTABLE.items():
-            if construct.search(value):
-                raise ValueError(f"{label} are not supported")
-        return value
+            return regex.check(value)
+        except regex.RegexError as exc:
+            raise ValueError(str(exc)) from None
 
     def describe(self, value: Any) -> str:
         return f"/{value}/"
