@@ -231,6 +231,12 @@ def test_the_csv_download_streams(api, dataset):
     assert "q1" in b"".join(response.streaming_content).decode()
 
 
+def test_the_csv_download_writes_formulas_as_text(api, dataset):
+    RowFactory(dataset=dataset, input="=HYPERLINK(1)", output="@SUM(A1)")
+    response = api(Role.VIEWER).get(f"/datasets/{dataset.pk}/csv")
+    assert "'=HYPERLINK(1),'@SUM(A1)" in b"".join(response.streaming_content).decode()
+
+
 def test_rows_are_copied_into_a_dataset_of_the_same_mode(api, cast, dataset):
     target = DatasetFactory(team=cast.team, mode=Mode.MESSAGE)
     rows = RowFactory.create_batch(2, dataset=dataset)

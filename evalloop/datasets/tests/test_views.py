@@ -234,6 +234,12 @@ def test_the_csv_download_streams_the_rows(cast, login, dataset):
     assert "q1" in b"".join(response.streaming_content).decode()
 
 
+def test_the_csv_download_writes_formulas_as_text(cast, login, dataset):
+    RowFactory(dataset=dataset, input="=HYPERLINK(1)", output="+1")
+    response = login(cast.viewer).get(url("csv-download", dataset.pk))
+    assert "'=HYPERLINK(1),'+1" in b"".join(response.streaming_content).decode()
+
+
 # Copies
 
 
