@@ -118,6 +118,19 @@ SESSION_COOKIE_SECURE = env.boolean("EVALLOOP_SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
 
+# Reverse proxies in front that append to X-Forwarded-For and set X-Forwarded-Proto: they
+# then tell the client's address (for throttling) and whether it came over HTTPS.
+EVALLOOP_TRUSTED_PROXIES = env.integer("EVALLOOP_TRUSTED_PROXIES", 0, minimum=0)
+if EVALLOOP_TRUSTED_PROXIES:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Failed log-ins and API keys, counted per account and per address (evalloop.teams.throttle):
+# past the limit within the window, every attempt is refused until the window ends.
+EVALLOOP_AUTH_FAILURE_LIMIT = env.integer("EVALLOOP_AUTH_FAILURE_LIMIT", 50, minimum=1)
+EVALLOOP_AUTH_FAILURE_WINDOW_SECONDS = env.integer(
+    "EVALLOOP_AUTH_FAILURE_WINDOW_SECONDS", 15 * 60, minimum=1
+)
+
 # django-waffle: flags are per team (evalloop.teams.models.Flag).
 WAFFLE_FLAG_MODEL = "teams.Flag"
 WAFFLE_CREATE_MISSING_FLAGS = False

@@ -61,6 +61,12 @@ def test_without_debug_cookies_are_secure_unless_told_otherwise(load):
     assert plain["SESSION_COOKIE_SECURE"] is plain["CSRF_COOKIE_SECURE"] is False
 
 
+def test_behind_trusted_proxies_https_is_read_from_their_header(load):
+    assert "SECURE_PROXY_SSL_HEADER" not in load()
+    behind = load(EVALLOOP_TRUSTED_PROXIES="1")
+    assert behind["SECURE_PROXY_SSL_HEADER"] == ("HTTP_X_FORWARDED_PROTO", "https")
+
+
 @pytest.mark.parametrize(
     ("environ", "message"),
     [
