@@ -13,8 +13,12 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = env.path("EVALLOOP_DATA_DIR", "./.evalloop")
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
-DEBUG = env.boolean("DEBUG", True)
-SECRET_KEY = secret_key(configured=env.string("SECRET_KEY"), debug=DEBUG, data_dir=DATA_DIR)
+# Opt-in: `evalloop up` on a fresh clone runs as it would for anyone else.
+DEBUG = env.boolean("DEBUG", False)
+_CONFIGURED_SECRET_KEY = env.string("SECRET_KEY")
+SECRET_KEY = secret_key(configured=_CONFIGURED_SECRET_KEY, debug=DEBUG, data_dir=DATA_DIR)
+# A generated key serves the processes of one machine; the CLI refuses it beyond (Redis).
+EVALLOOP_SECRET_KEY_GENERATED = _CONFIGURED_SECRET_KEY is None
 ALLOWED_HOSTS = env.csv_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.csv_list("CSRF_TRUSTED_ORIGINS", [])
 
@@ -41,6 +45,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "evalloop.web.middleware.secure_cookies_over_https",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -94,6 +99,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise looks at it on start, before any collectstatic
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -113,8 +119,9 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
 
 SESSION_COOKIE_HTTPONLY = True
-# Cookies that travel only over HTTPS; turn off to serve a non-DEBUG site over plain HTTP.
-SESSION_COOKIE_SECURE = env.boolean("EVALLOOP_SECURE_COOKIES", not DEBUG)
+# Cookies set over HTTPS are always Secure (evalloop.web.middleware), so the same defaults
+# work on http://127.0.0.1 and behind TLS; this forces them on plain HTTP requests too.
+SESSION_COOKIE_SECURE = env.boolean("EVALLOOP_SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
 

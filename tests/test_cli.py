@@ -154,3 +154,19 @@ def test_up_refuses_a_port_already_in_use(tmp_path):
         result = run(tmp_path, "up", "--port", str(port))
     assert result.returncode == 1
     assert result.stderr == f"Error: cannot listen on 127.0.0.1:{port}: Address already in use.\n"
+
+
+def test_a_weak_secret_key_is_one_line_and_no_traceback(tmp_path):
+    args = ("createuser", "--email", "a@b.example", "--password", PASSWORD)
+    result = run(tmp_path, *args, SECRET_KEY="change-me")
+    assert result.returncode == 2
+    assert result.stderr.startswith("Error: SECRET_KEY is too weak (it has 9 characters): ")
+    assert result.stderr.count("\n") == 1
+
+
+def test_with_a_redis_broker_a_generated_secret_key_is_refused(tmp_path):
+    args = ("createuser", "--email", "a@b.example", "--password", PASSWORD)
+    result = run(tmp_path, *args, CELERY_BROKER_URL="redis://127.0.0.1:6379/15")
+    assert result.returncode == 2
+    assert result.stderr.startswith("Error: SECRET_KEY must be set when CELERY_BROKER_URL is")
+    assert not (tmp_path / "db.sqlite3").exists()
