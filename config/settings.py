@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from csp.constants import NONE, SELF
+
 from evalloop.lib import fsbroker
 from evalloop.lib.env import Env, secret_key
 
@@ -29,6 +31,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "csp",
     "django_htmx",
     "template_partials",
     "waffle",
@@ -45,6 +48,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
     "evalloop.web.middleware.secure_cookies_over_https",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -130,6 +134,24 @@ X_FRAME_OPTIONS = "DENY"
 EVALLOOP_TRUSTED_PROXIES = env.integer("EVALLOOP_TRUSTED_PROXIES", 0, minimum=0)
 if EVALLOOP_TRUSTED_PROXIES:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Sent only on HTTPS responses, so plain http://127.0.0.1 is unaffected. No subdomains and
+# no preload: the host may share its domain with services evalloop knows nothing of.
+_HSTS_SECONDS = env.integer("EVALLOOP_HSTS_SECONDS", 365 * 24 * 3600, minimum=0)
+SECURE_HSTS_SECONDS = 0 if DEBUG else _HSTS_SECONDS
+
+# Scripts and styles come only from our static files: no inline code, no eval, no CDN.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 # Failed log-ins and API keys, counted per account and per address (evalloop.teams.throttle):
 # past the limit within the window, every attempt is refused until the window ends.

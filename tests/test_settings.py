@@ -44,9 +44,13 @@ def test_by_default_it_keeps_everything_in_the_data_dir(load, tmp_path):
     assert settings["EVALLOOP_SECRET_KEY_GENERATED"] is True
 
 
-def test_debug_is_off_unless_asked_for(load):
-    assert load()["DEBUG"] is False
-    assert load(DEBUG="true")["DEBUG"] is True
+def test_debug_is_off_unless_asked_for_and_hsts_follows_it(load):
+    settings = load()
+    assert settings["DEBUG"] is False
+    assert settings["SECURE_HSTS_SECONDS"] == 365 * 24 * 3600
+    debugging = load(DEBUG="true")
+    assert debugging["DEBUG"] is True
+    assert debugging["SECURE_HSTS_SECONDS"] == 0
 
 
 def test_with_postgres_and_redis_it_uses_them(load):

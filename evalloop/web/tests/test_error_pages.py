@@ -1,6 +1,7 @@
 import pytest
 from django.core.management import call_command
 from django.template.loader import render_to_string
+from django.templatetags.static import static
 from django.test import Client, override_settings
 
 
@@ -33,6 +34,12 @@ def test_the_favicon_is_served_without_a_login(collected_static, db):
     response = Client().get("/favicon.ico", follow=True)
     assert response.status_code == 200
     assert response.redirect_chain[0][0].endswith("favicon.svg")
+
+
+def test_the_page_script_is_served_from_the_collected_files(collected_static, db):
+    response = Client().get(static("js/evalloop.js"))
+    assert response.status_code == 200
+    assert b"data-submit-on-change" in b"".join(response.streaming_content)
 
 
 def test_an_error_gets_the_500_page_in_the_layout(cast, login, monkeypatch):

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 from django.test import Client
 from django.urls import reverse
 
 from evalloop.teams.tests.factories import PASSWORD
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def log_in(*, secure: bool):  # type: ignore[no-untyped-def]
@@ -32,3 +37,31 @@ def test_over_https_every_cookie_is_secure(cast):
 def test_cookies_can_be_made_secure_on_plain_http_too(cast, settings):
     settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = True
     assert log_in(secure=False).cookies["sessionid"]["secure"] is True
+
+
+def test_https_answers_carry_hsts_and_plain_http_ones_do_not(client, db):
+    secure = client.get(reverse("login"), secure=True)
+    assert secure["Strict-Transport-Security"] == "max-age=31536000"
+    assert "Strict-Transport-Security" not in client.get(reverse("login"))
+
+
+def test_pages_forbid_inline_scripts_and_styles(client, db):
+    policy = client.get(reverse("login"))["Content-Security-Policy"]
+    directives = dict(part.strip().split(" ", 1) for part in policy.split(";"))
+    assert directives["script-src"] == "'self'"
+    assert directives["style-src"] == "'self'"
+    assert directives["frame-ancestors"] == "'none'"
+
+
+INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>|\son[a-z]+\s*=", re.IGNORECASE)
+
+
+def test_no_template_has_inline_script_or_event_handler_attributes():
+    roots = [ROOT / "templates", *ROOT.glob("evalloop/*/templates")]
+    found = [
+        f"{path.relative_to(ROOT)}: {match.group(0)}"
+        for root in roots
+        for path in root.rglob("*.html")
+        for match in INLINE_SCRIPT.finditer(path.read_text())
+    ]
+    assert found == []
