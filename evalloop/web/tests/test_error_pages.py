@@ -67,3 +67,10 @@ def test_a_form_sent_without_its_csrf_token_gets_the_expired_form_page(cast, log
     response = client.post("/settings/members/", {"email": "x@example.com"})
     assert response.status_code == 403
     assert b"This form has expired" in response.content
+
+
+def test_a_host_it_does_not_answer_to_gets_the_400_page_naming_the_setting(client):
+    response = client.get("/login/", HTTP_HOST="evalloop.elsewhere.example")
+    assert response.status_code == 400
+    assert b"ALLOWED_HOSTS" in response.content
+    assert b'class="topbar"' in response.content
