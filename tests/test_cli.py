@@ -22,6 +22,12 @@ def evalloop(*args: str):  # type: ignore[no-untyped-def]
     return CliRunner().invoke(main, args, catch_exceptions=False)
 
 
+@pytest.fixture(autouse=True)
+def _a_configured_secret_key(settings):  # type: ignore[no-untyped-def]
+    """Commands run here inside the suite, maybe against its Redis: give them a set key."""
+    settings.EVALLOOP_SECRET_KEY_GENERATED = False
+
+
 @pytest.fixture
 def ann() -> User:
     return services.create_user(email="ann@example.com", password=PASSWORD)
