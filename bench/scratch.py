@@ -21,7 +21,7 @@ def scratch_environment(db: str, name: str) -> Iterator[dict[str, str]]:
             **os.environ,
             "EVALLOOP_DATA_DIR": data_dir,
             "DEBUG": "false",
-            "SECRET_KEY": "bench-only-secret-key-bench-only-secret-key",
+            "SECRET_KEY": "bench-only-secret-key-" * 3,
             "ALLOWED_HOSTS": "testserver",
             "LOG_LEVEL": "WARNING",
         }

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from csp.constants import NONE, SELF
+
 from evalloop.lib import fsbroker
 from evalloop.lib.env import Env, secret_key
 
@@ -13,8 +15,12 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = env.path("EVALLOOP_DATA_DIR", "./.evalloop")
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
-DEBUG = env.boolean("DEBUG", True)
-SECRET_KEY = secret_key(configured=env.string("SECRET_KEY"), debug=DEBUG, data_dir=DATA_DIR)
+# Opt-in: `evalloop up` on a fresh clone runs as it would for anyone else.
+DEBUG = env.boolean("DEBUG", False)
+_CONFIGURED_SECRET_KEY = env.string("SECRET_KEY")
+SECRET_KEY = secret_key(configured=_CONFIGURED_SECRET_KEY, debug=DEBUG, data_dir=DATA_DIR)
+# A generated key serves the processes of one machine; the CLI refuses it beyond (Redis).
+EVALLOOP_SECRET_KEY_GENERATED = _CONFIGURED_SECRET_KEY is None
 ALLOWED_HOSTS = env.csv_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.csv_list("CSRF_TRUSTED_ORIGINS", [])
 
@@ -25,6 +31,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "csp",
     "django_htmx",
     "template_partials",
     "waffle",
@@ -42,6 +49,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "evalloop.web.middleware.RefuseUnstorableText",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "evalloop.web.middleware.secure_cookies_over_https",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -96,6 +105,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise looks at it on start, before any collectstatic
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -115,10 +125,42 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
 
 SESSION_COOKIE_HTTPONLY = True
-# Cookies that travel only over HTTPS; turn off to serve a non-DEBUG site over plain HTTP.
-SESSION_COOKIE_SECURE = env.boolean("EVALLOOP_SECURE_COOKIES", not DEBUG)
+# Cookies set over HTTPS are always Secure (evalloop.web.middleware), so the same defaults
+# work on http://127.0.0.1 and behind TLS; this forces them on plain HTTP requests too.
+SESSION_COOKIE_SECURE = env.boolean("EVALLOOP_SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
+
+# Reverse proxies in front that append to X-Forwarded-For and set X-Forwarded-Proto: they
+# then tell the client's address (for throttling) and whether it came over HTTPS.
+EVALLOOP_TRUSTED_PROXIES = env.integer("EVALLOOP_TRUSTED_PROXIES", 0, minimum=0)
+if EVALLOOP_TRUSTED_PROXIES:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Sent only on HTTPS responses, so plain http://127.0.0.1 is unaffected. No subdomains and
+# no preload: the host may share its domain with services evalloop knows nothing of.
+_HSTS_SECONDS = env.integer("EVALLOOP_HSTS_SECONDS", 365 * 24 * 3600, minimum=0)
+SECURE_HSTS_SECONDS = 0 if DEBUG else _HSTS_SECONDS
+
+# Scripts and styles come only from our static files: no inline code, no eval, no CDN.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+
+# Failed log-ins and API keys, counted per account and per address (evalloop.teams.throttle):
+# past the limit within the window, every attempt is refused until the window ends.
+EVALLOOP_AUTH_FAILURE_LIMIT = env.integer("EVALLOOP_AUTH_FAILURE_LIMIT", 50, minimum=1)
+EVALLOOP_AUTH_FAILURE_WINDOW_SECONDS = env.integer(
+    "EVALLOOP_AUTH_FAILURE_WINDOW_SECONDS", 15 * 60, minimum=1
+)
 
 # django-waffle: flags are per team (evalloop.teams.models.Flag).
 WAFFLE_FLAG_MODEL = "teams.Flag"

@@ -12,6 +12,7 @@ import socket
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 import click
 
@@ -44,6 +45,7 @@ def _prepare(*, static: bool = False) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     try:
         django.setup()
+        _check_secret_key_is_shared(settings)
         migrate()
     except ImproperlyConfigured as exc:
         raise ConfigurationError(str(exc)) from None
@@ -51,6 +53,23 @@ def _prepare(*, static: bool = False) -> None:
         raise click.ClickException(f"cannot use the database: {_first_line(exc)}") from None
     if static and not settings.DEBUG:
         call_command("collectstatic", interactive=False, verbosity=0)
+
+
+def _check_secret_key_is_shared(settings: Any) -> None:
+    """Refuse a generated key where processes may run on several machines (a Redis broker).
+
+    Each machine would generate a key of its own, so a login or API key made on one would be
+    refused on the others. On one machine every process reads the same data dir's key.
+    """
+    from django.core.exceptions import ImproperlyConfigured
+
+    if settings.DEBUG or settings.EVALLOOP_EMBEDDED_BROKER:
+        return
+    if settings.EVALLOOP_SECRET_KEY_GENERATED:
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set when CELERY_BROKER_URL is: every process, on every "
+            "machine, needs the same one (at least 50 random characters)."
+        )
 
 
 def _first_line(exc: BaseException) -> str:
@@ -230,7 +249,9 @@ def apikey_create(team_slug: str, name: str, role: str) -> None:
 
 # `evalloop demo` (up, plus a demo team sending simulated traffic) and `evalloop tick` (one
 # auto-population tick, printing its summary) join here, each calling its own service, when
-# the auto-population and demo services exist.
+# the auto-population and demo services exist. `demo` prepares as `up` does
+# (`_prepare(static=True)`), so it too runs with DEBUG off, a generated secret key and
+# collected static files unless told otherwise.
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ sends the task; the test watches the worker delete the session from the database
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import sqlite3
 import subprocess
@@ -104,5 +105,6 @@ def redis_url() -> str:
 
 
 def test_a_task_runs_on_a_worker_through_redis(worker_on, tmp_path, redis_url):
-    env = worker_on(CELERY_BROKER_URL=redis_url)
+    # With Redis, processes may run on several machines: they need one configured key.
+    env = worker_on(CELERY_BROKER_URL=redis_url, SECRET_KEY=secrets.token_urlsafe(50))
     round_trip(env, tmp_path)

@@ -22,6 +22,12 @@ def evalloop(*args: str):  # type: ignore[no-untyped-def]
     return CliRunner().invoke(main, args, catch_exceptions=False)
 
 
+@pytest.fixture(autouse=True)
+def _a_configured_secret_key(settings):  # type: ignore[no-untyped-def]
+    """Commands run here inside the suite, maybe against its Redis: give them a set key."""
+    settings.EVALLOOP_SECRET_KEY_GENERATED = False
+
+
 @pytest.fixture
 def ann() -> User:
     return services.create_user(email="ann@example.com", password=PASSWORD)
@@ -154,3 +160,19 @@ def test_up_refuses_a_port_already_in_use(tmp_path):
         result = run(tmp_path, "up", "--port", str(port))
     assert result.returncode == 1
     assert result.stderr == f"Error: cannot listen on 127.0.0.1:{port}: Address already in use.\n"
+
+
+def test_a_weak_secret_key_is_one_line_and_no_traceback(tmp_path):
+    args = ("createuser", "--email", "a@b.example", "--password", PASSWORD)
+    result = run(tmp_path, *args, SECRET_KEY="change-me")
+    assert result.returncode == 2
+    assert result.stderr.startswith("Error: SECRET_KEY is too weak (it has 9 characters): ")
+    assert result.stderr.count("\n") == 1
+
+
+def test_with_a_redis_broker_a_generated_secret_key_is_refused(tmp_path):
+    args = ("createuser", "--email", "a@b.example", "--password", PASSWORD)
+    result = run(tmp_path, *args, CELERY_BROKER_URL="redis://127.0.0.1:6379/15")
+    assert result.returncode == 2
+    assert result.stderr.startswith("Error: SECRET_KEY must be set when CELERY_BROKER_URL is")
+    assert not (tmp_path / "db.sqlite3").exists()

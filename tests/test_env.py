@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -115,22 +116,43 @@ def test_it_refuses_a_broker_url_it_cannot_use(url, problem):
         Env({"CELERY_BROKER_URL": url}).broker_url("CELERY_BROKER_URL")
 
 
-def test_secret_key_is_required_without_debug(tmp_path):
-    with pytest.raises(ImproperlyConfigured, match="SECRET_KEY must be set when DEBUG is off"):
-        secret_key(configured=None, debug=False, data_dir=tmp_path)
-    assert not (tmp_path / "secret_key").exists()
+STRONG_KEY = "k7-Qp2vX9zL4mN8rT1wY6bC3dF5gH0jS-aE7uI2oP9lK4xZ8cV1b"
 
 
-def test_in_debug_a_secret_key_is_generated_once_and_kept_private(tmp_path):
-    first = secret_key(configured=None, debug=True, data_dir=tmp_path)
-    assert secret_key(configured=None, debug=True, data_dir=tmp_path) == first
+@pytest.mark.parametrize("debug", [True, False])
+def test_without_a_configured_key_one_is_generated_once_and_kept_private(tmp_path, debug):
+    first = secret_key(configured=None, debug=debug, data_dir=tmp_path)
+    assert secret_key(configured=None, debug=debug, data_dir=tmp_path) == first
     assert len(first) >= 50
     assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
     assert [p.name for p in tmp_path.iterdir()] == ["secret_key"]
 
 
 def test_a_configured_secret_key_wins(tmp_path):
-    assert secret_key(configured="s3cret", debug=False, data_dir=tmp_path) == "s3cret"
+    assert secret_key(configured=STRONG_KEY, debug=False, data_dir=tmp_path) == STRONG_KEY
+    assert not (tmp_path / "secret_key").exists()
+
+
+@pytest.mark.parametrize(
+    ("key", "problem"),
+    [
+        ("s3cret", "it has 6 characters"),
+        ("ab" * 40, "it uses only 2 distinct characters"),
+        ("django-insecure-" + STRONG_KEY, "starts with 'django-insecure-'"),
+        ("change-me-to-a-long-random-string-of-at-least-fifty-characters", "placeholder"),
+    ],
+)
+def test_without_debug_a_weak_secret_key_stops_start_up_saying_why(tmp_path, key, problem):
+    with pytest.raises(ImproperlyConfigured, match=f"SECRET_KEY is too weak \\(.*{problem}"):
+        secret_key(configured=key, debug=False, data_dir=tmp_path)
+    assert secret_key(configured=key, debug=True, data_dir=tmp_path) == key
+
+
+def test_the_readmes_example_secret_key_is_refused(tmp_path):
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    (example,) = re.findall(r"SECRET_KEY='([^']+)'", readme)
+    with pytest.raises(ImproperlyConfigured, match="placeholder"):
+        secret_key(configured=example, debug=False, data_dir=tmp_path)
 
 
 def test_only_the_process_environment_counts_as_read():

@@ -41,7 +41,16 @@ def test_by_default_it_keeps_everything_in_the_data_dir(load, tmp_path):
     options = settings["CELERY_BROKER_TRANSPORT_OPTIONS"]
     assert options["data_folder_in"] == str(data / "broker" / "queue")
     assert settings["SECRET_KEY"] == (data / "secret_key").read_text()
-    assert settings["DEBUG"] is True
+    assert settings["EVALLOOP_SECRET_KEY_GENERATED"] is True
+
+
+def test_debug_is_off_unless_asked_for_and_hsts_follows_it(load):
+    settings = load()
+    assert settings["DEBUG"] is False
+    assert settings["SECURE_HSTS_SECONDS"] == 365 * 24 * 3600
+    debugging = load(DEBUG="true")
+    assert debugging["DEBUG"] is True
+    assert debugging["SECURE_HSTS_SECONDS"] == 0
 
 
 def test_with_postgres_and_redis_it_uses_them(load):
@@ -55,17 +64,23 @@ def test_with_postgres_and_redis_it_uses_them(load):
     assert "CELERY_BROKER_TRANSPORT" not in settings
 
 
-def test_without_debug_cookies_are_secure_unless_told_otherwise(load):
-    assert load(DEBUG="false", SECRET_KEY="k")["SESSION_COOKIE_SECURE"] is True
-    plain = load(DEBUG="false", SECRET_KEY="k", EVALLOOP_SECURE_COOKIES="false")
-    assert plain["SESSION_COOKIE_SECURE"] is plain["CSRF_COOKIE_SECURE"] is False
+def test_cookies_are_secure_on_plain_http_only_when_told(load):
+    assert load()["SESSION_COOKIE_SECURE"] is False  # over HTTPS the middleware marks them
+    forced = load(EVALLOOP_SECURE_COOKIES="true")
+    assert forced["SESSION_COOKIE_SECURE"] is forced["CSRF_COOKIE_SECURE"] is True
+
+
+def test_behind_trusted_proxies_https_is_read_from_their_header(load):
+    assert "SECURE_PROXY_SSL_HEADER" not in load()
+    behind = load(EVALLOOP_TRUSTED_PROXIES="1")
+    assert behind["SECURE_PROXY_SSL_HEADER"] == ("HTTP_X_FORWARDED_PROTO", "https")
 
 
 @pytest.mark.parametrize(
     ("environ", "message"),
     [
         ({"DEBUG": "maybe"}, "DEBUG='maybe' is not a boolean"),
-        ({"DEBUG": "false"}, "SECRET_KEY must be set when DEBUG is off"),
+        ({"SECRET_KEY": "change-me"}, "SECRET_KEY is too weak (it has 9 characters)"),
         ({"EVALLOOP_TICK_SECONDS": "often"}, "EVALLOOP_TICK_SECONDS='often' is not a whole number"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL='LOUD' must be one of"),
         ({"DATABASE_URL": "mysql://root@localhost/x"}, "must be a postgres:// or sqlite:// URL"),

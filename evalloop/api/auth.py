@@ -6,6 +6,7 @@ from django.http import HttpRequest
 from ninja.errors import HttpError
 from ninja.security import HttpBearer
 
+from evalloop.teams import throttle
 from evalloop.teams.models import ApiKey, Team
 from evalloop.teams.permissions import Action, can
 from evalloop.teams.services import authenticate_api_key
@@ -17,10 +18,14 @@ class ApiKeyAuth(HttpBearer):
     openapi_description = "A team API key, created in Settings > API keys or with the CLI."
 
     def authenticate(self, request: HttpRequest, token: str) -> ApiKey | None:
+        keys = throttle.api_keys(request, token)
+        throttle.check(keys)  # Throttled answers 429 (api/errors.py)
         api_key = authenticate_api_key(token)
-        if api_key is not None:
-            request.team = api_key.team  # type: ignore[attr-defined]
-            request.role = api_key.role  # type: ignore[attr-defined]
+        if api_key is None:
+            throttle.record_failure(keys)
+            return None
+        request.team = api_key.team  # type: ignore[attr-defined]
+        request.role = api_key.role  # type: ignore[attr-defined]
         return api_key
 
 

@@ -11,6 +11,7 @@ from ninja import NinjaAPI
 
 from evalloop.filters import FilterError
 from evalloop.lib.errors import Conflict
+from evalloop.teams.throttle import Throttled
 
 
 def django_validation_detail(exc: DjangoValidationError) -> list[dict[str, Any]]:
@@ -41,6 +42,13 @@ def install(api: NinjaAPI) -> None:
     @api.exception_handler(FilterError)
     def on_filter_error(request: HttpRequest, exc: FilterError) -> HttpResponse:
         return answer(request, exc.detail(), 422)
+
+    @api.exception_handler(Throttled)
+    def on_throttled(request: HttpRequest, exc: Throttled) -> HttpResponse:
+        detail = [{"loc": ["header", "Authorization"], "msg": str(exc)}]
+        response = answer(request, detail, 429)
+        response["Retry-After"] = str(exc.retry_after)
+        return response
 
     @api.exception_handler(RequestDataTooBig)
     def on_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:

@@ -4,7 +4,8 @@ Columns: `id`, `input`, `output`, `expected_output`, `history` (a JSON list of t
 one column per key of the JSON objects: `context.<key>`, `participant_data.<key>`,
 `state.<key>`. A key's cell holds JSON (`3`, `true`, `["a"]`, `{"k": 1}`, `"text"`) or,
 when it is not JSON, plain text; an empty cell means the key is absent. A row with an `id`
-updates that row of the dataset, without one it is a new row.
+updates that row of the dataset, without one it is a new row. Cells a spreadsheet would run
+as formulas are written with a leading quote, which the upload removes (`lib/csvsafe.py`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from django.utils.text import slugify
 
 from evalloop.datasets.models import Dataset, Origin, Row, validate_history
 from evalloop.datasets.snapshots import insert_rows
+from evalloop.lib import csvsafe
 from evalloop.lib.inputs import MAX_DEPTH, UnsafeValue, check_value, text_problem, valid_id
 
 TEXT_COLUMNS = ("input", "output", "expected_output")
@@ -101,7 +103,7 @@ def stream(dataset: Dataset) -> Iterator[str]:
     """The dataset's rows as CSV lines, oldest first, read and written a batch at a time."""
     rows = dataset.rows.order_by("id")
     keys = mapping_keys(rows)
-    writer = csv.writer(_Echo())
+    writer = csvsafe.Writer(_Echo())
     yield writer.writerow(header(keys))
     columns = ("id", *TEXT_COLUMNS, "history", *MAPPINGS)
     for values in rows.values_list(*columns).iterator(chunk_size=BATCH):
@@ -172,7 +174,7 @@ class Written:
 
 def _records(file: IO[bytes]) -> Iterator[tuple[int, list[str]]]:
     file.seek(0)
-    reader = csv.reader(codecs.iterdecode(file, "utf-8-sig"))
+    reader = csvsafe.reader(codecs.iterdecode(file, "utf-8-sig"))
     for number, cells in enumerate(reader, start=1):
         if cells:
             yield number, cells

@@ -139,12 +139,48 @@ def sqlite_database(path: Path) -> dict[str, Any]:
     }
 
 
+# Placeholders from our own examples (README.md) and common ones: never secret, however long.
+PLACEHOLDER_SECRET_KEYS = frozenset(
+    {
+        "at least 50 random characters, the same on every machine",
+        "a long random string, the same everywhere",
+        "change-me-to-a-long-random-string-of-at-least-fifty-characters",
+        "replace-me-with-a-long-random-string-of-at-least-fifty-characters",
+    }
+)
+_HOW_TO_MAKE_ONE = (
+    "set at least 50 random characters, e.g. the output of "
+    "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`, or unset it to have "
+    "one generated into the data dir"
+)
+
+
 def secret_key(*, configured: str | None, debug: bool, data_dir: Path) -> str:
-    """Answer the configured key, or in DEBUG one generated once into the data dir."""
+    """Answer the configured key (refusing a weak one outside DEBUG), or the data dir's own."""
     if configured:
+        if not debug:
+            check_secret_key(configured)
         return configured
-    if not debug:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+    return generated_secret_key(data_dir)
+
+
+def check_secret_key(key: str) -> None:
+    """Refuse a key that signs nothing safely: Django's own rules, plus known placeholders."""
+    problem = None
+    if key.startswith("django-insecure-"):
+        problem = "it starts with 'django-insecure-', the mark of a key made for development"
+    elif key.strip().lower() in PLACEHOLDER_SECRET_KEYS:
+        problem = "it is a placeholder from an example"
+    elif len(key) < 50:
+        problem = f"it has {len(key)} characters"
+    elif len(set(key)) < 5:
+        problem = f"it uses only {len(set(key))} distinct characters"
+    if problem:
+        raise ImproperlyConfigured(f"SECRET_KEY is too weak ({problem}): {_HOW_TO_MAKE_ONE}.")
+
+
+def generated_secret_key(data_dir: Path) -> str:
+    """Answer the key generated once into `data_dir`, which every process on this machine shares."""
     from django.core.management.utils import get_random_secret_key
 
     path = data_dir / "secret_key"

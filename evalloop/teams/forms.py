@@ -4,9 +4,11 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
 from django.core.validators import validate_slug
 from django.utils.text import slugify
 
+from evalloop.teams import throttle
 from evalloop.teams.models import Team
 from evalloop.teams.permissions import Action, Role, can
 
@@ -30,9 +32,28 @@ class LoginForm(AuthenticationForm):
         widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"}),
     )
 
+    retry_after: int | None = None  # seconds, when the attempt was throttled
+
     def clean_username(self) -> str:
         # Addresses are stored in lower case, so "Ann@Example.com" logs in too.
         return str(self.cleaned_data["username"]).strip().lower()
+
+    def clean(self) -> dict[str, Any]:
+        email = self.cleaned_data.get("username")
+        if not email or not self.cleaned_data.get("password") or self.request is None:
+            return super().clean()
+        keys = throttle.login_keys(self.request, email)
+        try:
+            throttle.check(keys)
+        except throttle.Throttled as exc:
+            self.retry_after = exc.retry_after
+            raise ValidationError(str(exc), code="throttled") from None
+        try:
+            return super().clean()
+        except ValidationError as exc:
+            if exc.code == "invalid_login":
+                throttle.record_failure(keys)
+            raise
 
 
 class TeamForm(forms.Form):

@@ -159,3 +159,18 @@ class Flag(AbstractUserFlag):
         if team is None or self.pk is None or self.everyone is not None:
             return super().is_active(request, read_only)
         return self.is_active_for_team(team)
+
+
+class AuthFailures(models.Model):
+    """Failed log-ins or API keys under one key (an account or an address) in a time window.
+
+    The key holds a digest of the account or address, never the e-mail or address itself.
+    Rows of ended windows are deleted as new windows open (evalloop.teams.throttle).
+    """
+
+    key = models.CharField(max_length=100, unique=True)
+    failures = models.PositiveIntegerField(default=0)
+    window_start = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.failures} since {self.window_start:%Y-%m-%d %H:%M:%S}"

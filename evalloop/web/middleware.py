@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit
 
 from django.core.exceptions import BadRequest
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -110,3 +110,24 @@ def previous_page(request: HttpRequest) -> str | None:
     ours = url_has_allowed_host_and_scheme(referer, allowed_hosts={request.get_host()})
     parts = urlsplit(referer)
     return referer if ours and len(f"{parts.path}?{parts.query}") <= MAX_URL_LENGTH else None
+
+
+Handler = Callable[[HttpRequest], HttpResponseBase]
+
+
+def secure_cookies_over_https(get_response: Handler) -> Handler:
+    """Mark every cookie Secure when the request came over HTTPS.
+
+    So the login and CSRF cookies never travel in clear once a site is served over TLS, while
+    the same settings still let a browser log in on plain http://127.0.0.1 (where a Secure
+    cookie is refused by some browsers, and by all on any other plain-HTTP address).
+    """
+
+    def middleware(request: HttpRequest) -> HttpResponseBase:
+        response = get_response(request)
+        if request.is_secure():
+            for morsel in response.cookies.values():
+                morsel["secure"] = True
+        return response
+
+    return middleware

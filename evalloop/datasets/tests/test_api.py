@@ -104,13 +104,14 @@ def test_the_rows_list_takes_a_fixed_number_of_queries(
             dataset=dataset, origin=Origin.IMPORT, source_session=SessionFactory(chatbot=chatbot)
         )
     client.get(f"/datasets/{dataset.pk}/rows")
-    with django_assert_num_queries(3):
+    # The key's throttle, the key, then the rows.
+    with django_assert_num_queries(4):
         client.get(f"/datasets/{dataset.pk}/rows")
     for _ in range(10):
         RowFactory(
             dataset=dataset, origin=Origin.IMPORT, source_session=SessionFactory(chatbot=chatbot)
         )
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(4):
         client.get(f"/datasets/{dataset.pk}/rows")
 
 
@@ -229,6 +230,12 @@ def test_the_csv_download_streams(api, dataset):
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
     assert "q1" in b"".join(response.streaming_content).decode()
+
+
+def test_the_csv_download_writes_formulas_as_text(api, dataset):
+    RowFactory(dataset=dataset, input="=HYPERLINK(1)", output="@SUM(A1)")
+    response = api(Role.VIEWER).get(f"/datasets/{dataset.pk}/csv")
+    assert "'=HYPERLINK(1),'@SUM(A1)" in b"".join(response.streaming_content).decode()
 
 
 def test_rows_are_copied_into_a_dataset_of_the_same_mode(api, cast, dataset):

@@ -142,6 +142,31 @@ def test_the_download_has_a_column_per_key_and_uploads_back_unchanged(dataset):
     assert after == before
 
 
+FORMULAS = ["=1+2", "-5", "+1", "@SUM(A1)", "\tx", "\rx", "'=quoted", "'tis", "''-", "a=b"]
+
+
+def test_no_downloaded_cell_starts_a_formula_and_each_uploads_back_unchanged(dataset):
+    rows = [
+        RowFactory(dataset=dataset, input=text, output=text, context={"k": text, "n": -5})
+        for text in FORMULAS
+    ]
+    text = "".join(csvio.stream(dataset))
+    cells = [cell for record in csv.reader(io.StringIO(text)) for cell in record]
+    assert not [cell for cell in cells if cell[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    assert "'-5" in cells
+    before = list(dataset.rows.order_by("id").values("input", "output", "context"))
+    assert upload(dataset, text).updated == len(rows)
+    after = list(dataset.rows.order_by("id").values("input", "output", "context"))
+    assert after == before
+    assert [row["input"] for row in after] == FORMULAS
+
+
+def test_an_uploaded_cell_loses_only_the_quote_that_guards_a_formula(dataset):
+    upload(dataset, "input,output,context.n\n'=1+2,'tis,'-5\n")
+    row = dataset.rows.get()
+    assert (row.input, row.output, row.context) == ("=1+2", "'tis", {"n": -5})
+
+
 def test_the_download_of_an_empty_dataset_is_its_header():
     assert download(DatasetFactory()) == [["id", "input", "output", "expected_output", "history"]]
 
