@@ -50,6 +50,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "evalloop.teams.middleware.CurrentTeamMiddleware",
     "waffle.middleware.WaffleMiddleware",
+    "evalloop.web.middleware.BusyDatabaseMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"

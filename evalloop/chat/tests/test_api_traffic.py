@@ -147,3 +147,22 @@ def test_the_batch_body_is_documented_in_the_schema(client, db):
     body = schema["paths"]["/api/v1/traffic"]["post"]["requestBody"]
     sessions = body["content"]["application/json"]["schema"]["properties"]["sessions"]
     assert "messages" in sessions["items"]["properties"]
+
+
+def test_a_busy_database_is_a_503_with_retry_after_and_writes_nothing(api, chatbot, monkeypatch):
+    from django.db import OperationalError
+
+    from evalloop.chat import ingest
+    from evalloop.lib import busy
+
+    def locked(*args, **kwargs):
+        raise OperationalError("database is locked")
+
+    # Late in the batch: sessions and messages are already inserted when the lock is lost.
+    monkeypatch.setattr(ingest._Ingestion, "_update_existing", locked)
+    response = api(Role.EDITOR).post("/traffic", BATCH)
+    assert response.status_code == 503
+    assert response["Retry-After"] == "2"
+    assert response.json() == {"detail": [{"loc": [], "msg": busy.MESSAGE}]}
+    assert not Session.objects.exists()
+    assert not Message.objects.exists()
