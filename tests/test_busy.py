@@ -108,6 +108,13 @@ def test_retrying_gives_up_after_its_attempts_and_on_other_errors(monkeypatch):
 
 
 @pytest.mark.django_db
-def test_retrying_refuses_to_run_inside_a_transaction():
-    with transaction.atomic(), pytest.raises(RuntimeError):
-        busy.retry_when_busy(lambda: None)
+def test_inside_a_transaction_busy_work_runs_once_for_its_owner_to_retry():
+    calls = []
+
+    def locked() -> None:
+        calls.append(1)
+        raise wrapped(sqlite3.OperationalError("database is locked"))
+
+    with transaction.atomic(), pytest.raises(OperationalError):
+        busy.retry_when_busy(locked)
+    assert len(calls) == 1

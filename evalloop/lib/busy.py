@@ -28,6 +28,9 @@ MESSAGE = "The database is busy; nothing was written. Retry in a few seconds."
 ATTEMPTS = 3
 PAUSE_SECONDS = 0.5
 
+# Longer than the step of a writer waiting for the SQLite lock, so that it finds it free.
+GIVE_WAY_SECONDS = 0.01
+
 # Result codes (and their extended forms, e.g. SQLITE_BUSY_SNAPSHOT) and the messages
 # Python's sqlite3 gives them.
 _SQLITE_CODES = ("SQLITE_BUSY", "SQLITE_LOCKED")
@@ -68,6 +71,31 @@ def _says_busy(error: BaseException) -> bool:
     return getattr(error, "sqlstate", None) in _POSTGRES_STATES
 
 
+def bulk_step(work: Callable[[], T]) -> T:
+    """Run one transaction of bulk work (`work`, retried while busy), then give way.
+
+    On SQLite a writer waiting for the lock tries again every few milliseconds
+    (evalloop/lib/sqlite/base.py): bulk work that began its next transaction at once would
+    take the lock back before the waiter looked, so it pauses a little. When it had to wait
+    itself, others are writing too: it then pauses as long as it held the lock, which
+    leaves traffic at least half of it. PostgreSQL locks rows, not the database: there
+    bulk work goes straight on.
+    """
+    if connection.in_atomic_block or connection.vendor != "sqlite":
+        return retry_when_busy(work)
+    waited_before = _seconds_waited()
+    began = time.monotonic()
+    result = retry_when_busy(work)
+    waited = _seconds_waited() - waited_before
+    held = time.monotonic() - began - waited
+    time.sleep(max(GIVE_WAY_SECONDS, held) if waited else GIVE_WAY_SECONDS)
+    return result
+
+
+def _seconds_waited() -> float:
+    return float(getattr(connection, "seconds_waited", 0.0))
+
+
 def retry_after() -> str:
     """The `Retry-After` header value of a busy answer."""
     return str(RETRY_AFTER_SECONDS)
@@ -76,11 +104,11 @@ def retry_after() -> str:
 def retry_when_busy(work: Callable[[], T], *, attempts: int = ATTEMPTS) -> T:
     """Run `work` (one whole transaction) again while the database answers busy.
 
-    Only for work that commits on its own: inside an outer transaction a busy error has
-    already spoiled that transaction, and only its owner may retry.
+    Inside an outer transaction `work` runs once: a busy error has spoiled that
+    transaction, and only its owner may try again.
     """
     if connection.in_atomic_block:
-        raise RuntimeError("retry_when_busy() must run outside any transaction.")
+        return work()
     for attempt in range(1, attempts + 1):
         try:
             return work()

@@ -134,7 +134,7 @@ SQLITE_BUSY_TIMEOUT_SECONDS = 5
 
 def sqlite_database(path: Path) -> dict[str, Any]:
     return {
-        "ENGINE": "django.db.backends.sqlite3",
+        "ENGINE": "evalloop.lib.sqlite",
         "NAME": path,
         "OPTIONS": {
             # WAL lets the web server read while a worker writes; IMMEDIATE takes the
