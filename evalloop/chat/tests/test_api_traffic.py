@@ -166,3 +166,31 @@ def test_a_busy_database_is_a_503_with_retry_after_and_writes_nothing(api, chatb
     assert response.json() == {"detail": [{"loc": [], "msg": busy.MESSAGE}]}
     assert not Session.objects.exists()
     assert not Message.objects.exists()
+
+
+def test_a_batch_over_the_message_limit_is_a_422_naming_it(api, chatbot, monkeypatch):
+    from evalloop.chat import ingest
+
+    monkeypatch.setattr(ingest, "MAX_MESSAGES_PER_BATCH", 1)
+    response = api(Role.EDITOR).post("/traffic", BATCH)
+    assert response.status_code == 422
+    assert response.json()["detail"] == [
+        {
+            "loc": ["sessions"],
+            "msg": "At most 1 messages per batch, this one has 2: send it in smaller batches.",
+        }
+    ]
+    assert not Session.objects.exists()
+
+
+def test_a_batch_over_the_session_limit_is_a_422_naming_it(api, chatbot):
+    from evalloop.chat.schemas import MAX_SESSIONS_PER_BATCH
+
+    sessions = [
+        {"chatbot": "support", "external_id": f"s-{n}"} for n in range(MAX_SESSIONS_PER_BATCH + 1)
+    ]
+    response = api(Role.EDITOR).post("/traffic", {"sessions": sessions})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["sessions"]
+    assert "1000" in response.json()["detail"][0]["msg"]
+    assert not Session.objects.exists()
