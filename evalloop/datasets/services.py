@@ -45,7 +45,8 @@ logger = logging.getLogger(__name__)
 LARGE_IMPORT_SOURCES = 2_000
 # Picked sessions travel as a list of ids; more than this is a filter's job.
 MAX_PICKED_SESSIONS = 10_000
-COPY_CHUNK = 1_000
+# Rows a copy writes per transaction (short: on SQLite traffic waits for the lock).
+COPY_CHUNK = 250
 
 # Validation of a row's content only: the foreign keys are set by the services themselves.
 _NOT_CONTENT = ["dataset", "source_session", "source_human_message", "source_ai_message"]
@@ -376,20 +377,37 @@ def _check_copy(source: Dataset, target: Dataset, row_ids: list[int] | None) -> 
             raise ValidationError({"row_ids": f"Not rows of this dataset: {listed}."})
 
 
-@transaction.atomic
 def copy_rows(*, source: Dataset, target: Dataset, row_ids: list[int] | None = None) -> Tally:
     """Copy rows (all, or the given ones) into a dataset of the same mode.
 
     Rows whose source the target already holds are skipped; rows without a source
-    (added by hand or by CSV) are always copied.
+    (added by hand or by CSV) are always copied. The copies are written a chunk per short
+    transaction; if a chunk fails, the copies already made are deleted before the error
+    goes on.
     """
     _check_copy(source, target, row_ids)
-    lock_dataset(target)
     rows = source.rows.all() if row_ids is None else source.rows.filter(pk__in=row_ids)
     tally = Tally()
-    for chunk in _row_chunks(rows):
-        tally += _copy_chunk(chunk, target)
+    added: list[int] = []
+    try:
+        for chunk in _row_chunks(rows):
+            tally += busy.bulk_step(partial(_copy_chunk, chunk, target, added))
+    except BaseException:
+        _undo_copy(target, added)
+        raise
     return tally
+
+
+def _undo_copy(target: Dataset, added: list[int]) -> None:
+    def delete() -> None:
+        with transaction.atomic():
+            for start in range(0, len(added), COPY_CHUNK):
+                Row.objects.filter(pk__in=added[start : start + COPY_CHUNK]).delete()
+
+    try:
+        busy.retry_when_busy(delete)
+    except Exception:
+        logger.exception("Could not undo a failed copy into dataset %s.", target.pk)
 
 
 def _row_chunks(rows: Any) -> Iterable[list[Row]]:
@@ -402,20 +420,23 @@ def _row_chunks(rows: Any) -> Iterable[list[Row]]:
         last = chunk[-1].pk
 
 
-def _copy_chunk(chunk: list[Row], target: Dataset) -> Tally:
-    sessions = {row.source_session_id for row in chunk if row.source_session_id}
-    present = existing_sources(target, sessions)
-    copies = []
-    for row in chunk:
-        key = source_key(
-            target.mode,
-            row.source_session_id,
-            row.source_human_message_id,
-            row.source_ai_message_id,
-        )
-        if key is None or key not in present:
-            copies.append(_copy_of(row, target))
-            if key is not None:
-                present.add(key)
-    insert_rows(copies)
+def _copy_chunk(chunk: list[Row], target: Dataset, added: list[int]) -> Tally:
+    with transaction.atomic():
+        lock_dataset(target)
+        sessions = {row.source_session_id for row in chunk if row.source_session_id}
+        present = existing_sources(target, sessions)
+        copies = []
+        for row in chunk:
+            key = source_key(
+                target.mode,
+                row.source_session_id,
+                row.source_human_message_id,
+                row.source_ai_message_id,
+            )
+            if key is None or key not in present:
+                copies.append(_copy_of(row, target))
+                if key is not None:
+                    present.add(key)
+        insert_rows(copies)
+    added += [copy.pk for copy in copies]  # committed: theirs to undo from now on
     return Tally(added=len(copies), skipped=len(chunk) - len(copies))

@@ -317,3 +317,24 @@ def test_rows_copy_only_into_another_dataset_of_the_same_mode(team):
         services.copy_rows(
             source=source, target=DatasetFactory(team=team), row_ids=[row.pk, other.pk]
         )
+
+
+def test_a_copy_that_fails_midway_deletes_the_copies_it_made(team, monkeypatch):
+    source = DatasetFactory(team=team, mode=Mode.SESSION)
+    target = DatasetFactory(team=team, mode=Mode.SESSION)
+    for n in range(3):
+        RowFactory(dataset=source, input=f"q{n}")
+    monkeypatch.setattr(services, "COPY_CHUNK", 1)
+    real, calls = services.insert_rows, []
+
+    def failing(rows):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("lost the database")
+        return real(rows)
+
+    monkeypatch.setattr(services, "insert_rows", failing)
+    with pytest.raises(RuntimeError):
+        services.copy_rows(source=source, target=target)
+    assert not target.rows.exists()
+    assert source.rows.count() == 3
