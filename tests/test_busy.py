@@ -118,3 +118,24 @@ def test_inside_a_transaction_busy_work_runs_once_for_its_owner_to_retry():
     with transaction.atomic(), pytest.raises(OperationalError):
         busy.retry_when_busy(locked)
     assert len(calls) == 1
+
+
+@pytest.mark.django_db(transaction=True)  # bulk work runs outside any transaction
+def test_bulk_work_gives_way_longer_when_it_had_to_wait_for_the_lock(monkeypatch):
+    from django.db import connection
+
+    clock, pauses = [0.0], []
+    monkeypatch.setattr(busy.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(busy.time, "sleep", pauses.append)
+    monkeypatch.setattr(connection, "seconds_waited", 0.0, raising=False)
+
+    def work(*, waited: float) -> None:
+        connection.seconds_waited += waited
+        clock[0] += waited + 0.1  # then it holds the lock for 0.1 s
+
+    busy.bulk_step(lambda: work(waited=0))
+    busy.bulk_step(lambda: work(waited=0.3))
+    if connection.vendor != "sqlite":
+        assert pauses == []  # PostgreSQL locks rows: bulk work goes straight on
+    else:
+        assert pauses == [busy.GIVE_WAY_SECONDS, pytest.approx(0.2)]
