@@ -15,8 +15,11 @@ from evalloop.lib.env import sqlite_database
 
 
 @pytest.fixture
-def database(tmp_path, django_db_blocker):
+def database(tmp_path, django_db_blocker, monkeypatch):
     """Answer a Django connection to a file database of its own, and a raw one to hold its lock."""
+    # The browser tests' session leaves Playwright's event loop in this thread; this
+    # connection is this test's alone, used from this thread only.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     settings = sqlite_database(tmp_path / "db.sqlite3")
     django_connection = ConnectionHandler({"default": settings})["default"]
     with django_db_blocker.unblock():  # not the suite's database: one of this test's own
