@@ -3,8 +3,8 @@
 SQLite lets one writer in at a time; a writer that waits longer than the busy timeout
 (evalloop/lib/env.py) gets "database is locked". PostgreSQL gives up on a lock after
 `lock_timeout` (when one is set), picks a deadlock or serialization victim, or refuses a
-connection past `max_connections`. All of these say "try again shortly", never "your input is wrong", and
-the transaction that met them was rolled back whole.
+connection past `max_connections`. All of these say "try again shortly", never "your
+input is wrong", and the transaction that met them was rolled back whole.
 """
 
 from __future__ import annotations
