@@ -124,7 +124,8 @@ def test_inside_a_transaction_busy_work_runs_once_for_its_owner_to_retry():
 def test_bulk_work_gives_way_longer_when_it_had_to_wait_for_the_lock(monkeypatch):
     from django.db import connection
 
-    clock, pauses = [0.0], []
+    clock = [0.0]
+    pauses: list[float] = []
     monkeypatch.setattr(busy.time, "monotonic", lambda: clock[0])
     monkeypatch.setattr(busy.time, "sleep", pauses.append)
     monkeypatch.setattr(connection, "seconds_waited", 0.0, raising=False)
