@@ -61,6 +61,7 @@ MIDDLEWARE = [
     "evalloop.teams.middleware.CurrentTeamMiddleware",
     "evalloop.web.middleware.UrlLengthMiddleware",
     "waffle.middleware.WaffleMiddleware",
+    "evalloop.web.middleware.BusyDatabaseMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"

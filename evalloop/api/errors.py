@@ -6,10 +6,12 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 
 from evalloop.filters import FilterError
+from evalloop.lib import busy
 from evalloop.lib.errors import Conflict
 from evalloop.teams.throttle import Throttled
 
@@ -53,3 +55,11 @@ def install(api: NinjaAPI) -> None:
     @api.exception_handler(RequestDataTooBig)
     def on_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
         return answer(request, "The request body is too large.", 413)
+
+    @api.exception_handler(OperationalError)
+    def on_busy(request: HttpRequest, exc: OperationalError) -> HttpResponse:
+        if not busy.is_busy(exc):
+            raise exc  # a broken database is a server error, answered as any other
+        response = answer(request, [{"loc": [], "msg": busy.MESSAGE}], 503)
+        response["Retry-After"] = busy.retry_after()
+        return response

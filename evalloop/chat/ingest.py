@@ -31,6 +31,9 @@ from evalloop.teams.models import Team
 # constraint after the winner commits; running the batch again then finds the session.
 ATTEMPTS = 3
 MAX_REPORTED_ERRORS = 100
+# With MAX_SESSIONS_PER_BATCH, what keeps one batch's transaction short (well under a
+# second on SQLite, which lets one writer in at a time).
+MAX_MESSAGES_PER_BATCH = 10_000
 SESSION_FIELDS = ("participant", "channel", "version", "state", "participant_data", "created_at")
 UPSERT_FIELDS = [
     *SESSION_FIELDS,
@@ -86,6 +89,7 @@ def validation_errors(exc: pydantic.ValidationError) -> list[dict[str, Any]]:
 
 def ingest_traffic(*, team: Team, batch: TrafficBatch) -> IngestSummary:
     """Store a batch of sessions, messages and tags for `team`, idempotently, atomically."""
+    _check_size(batch)
     for attempt in range(1, ATTEMPTS + 1):
         try:
             with transaction.atomic(), _wide_sqlite_inserts():
@@ -94,6 +98,20 @@ def ingest_traffic(*, team: Team, batch: TrafficBatch) -> IngestSummary:
             if attempt == ATTEMPTS:
                 raise
     raise AssertionError("unreachable")
+
+
+def _check_size(batch: TrafficBatch) -> None:
+    count = sum(len(session.messages) for session in batch.sessions)
+    if count > MAX_MESSAGES_PER_BATCH:
+        raise IngestError(
+            [
+                {
+                    "loc": ["sessions"],
+                    "msg": f"At most {MAX_MESSAGES_PER_BATCH} messages per batch, this one has "
+                    f"{count}: send it in smaller batches.",
+                }
+            ]
+        )
 
 
 @contextmanager
@@ -208,8 +226,9 @@ class _Ingestion:
         match = Q()
         for chatbot_id, external_ids in by_chatbot.items():
             match |= Q(chatbot_id=chatbot_id, external_id__in=external_ids)
-        # Locked, so a concurrent batch on the same sessions waits instead of losing counts.
-        found = Session.objects.select_for_update().filter(match)
+        # Locked, so a concurrent batch on the same sessions waits instead of losing counts;
+        # in id order, so two batches sharing sessions queue instead of deadlocking.
+        found = Session.objects.select_for_update().filter(match).order_by("pk")
         return {(s.chatbot_id, s.external_id): s for s in found}
 
     @staticmethod

@@ -1,8 +1,8 @@
 """Import of conversation logs (CSV or JSON Lines, one message a row) through batch ingestion.
 
 The file is read twice, as a stream: once to check every row (nothing is written if any row
-is wrong, and the report names each bad row), then to ingest it in batches, all in one
-transaction. Memory holds one batch at a time, whatever the size of the file.
+is wrong, and the report names each bad row), then to ingest it in batches, each batch a
+transaction of its own. Memory holds one batch at a time, whatever the size of the file.
 """
 
 from __future__ import annotations
@@ -15,22 +15,23 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import IO, Annotated, Any
 
 import pydantic
-from django.db import transaction
 from django.utils import timezone
 from pydantic import StringConstraints, field_validator, model_validator
 
 from evalloop.chat.ingest import IngestSummary, ingest_traffic
 from evalloop.chat.models import Chatbot, Role
 from evalloop.chat.schemas import ExternalId, MessageIn, SessionIn, TagName, TrafficBatch
+from evalloop.lib import busy
 from evalloop.lib.inputs import Strict, load_json
 from evalloop.lib.moments import timestamp_in_range
 
 FORMATS = ("csv", "jsonl")
 MAX_IMPORT_BYTES = 50 * 1024 * 1024
-ROWS_PER_BATCH = 2_000
+ROWS_PER_BATCH = 1_000  # so at most 1,000 sessions, the batch limit
 MAX_REPORTED_ERRORS = 100
 REQUIRED_COLUMNS = ("session_id", "role", "content", "created_at")
 OPTIONAL_COLUMNS = ("message_id", "tags", "session_tags", "participant", "channel", "version")
@@ -107,15 +108,20 @@ def detect_format(filename: str) -> str | None:
 
 
 def import_log(*, chatbot: Chatbot, file: IO[bytes], fmt: str) -> ImportReport:
-    """Check every row of `file`; if all are good, ingest them into `chatbot` atomically."""
+    """Check every row of `file`; if all are good, ingest them into `chatbot` batch by batch.
+
+    Each batch is a transaction of its own, so that on SQLite traffic keeps flowing while a
+    large file goes in. A batch that finds the database busy is tried again; if it still
+    cannot go in, the error goes on and the batches before it stay: importing the same
+    file again stores the rest, and nothing twice.
+    """
     report = check_log(file=file, fmt=fmt)
     if report.errors:
         return report
     file.seek(0)
     summary = IngestSummary()
-    with transaction.atomic():
-        for batch in _batches(chatbot, _valid_rows(file, fmt)):
-            summary += ingest_traffic(team=chatbot.team, batch=batch)
+    for batch in _batches(chatbot, _valid_rows(file, fmt)):
+        summary += busy.bulk_step(partial(ingest_traffic, team=chatbot.team, batch=batch))
     report.summary = summary
     return report
 

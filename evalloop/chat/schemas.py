@@ -20,7 +20,7 @@ ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 TagName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Slug = Annotated[str, StringConstraints(pattern=r"^[-a-zA-Z0-9_]+$", min_length=1, max_length=64)]
 
-MAX_SESSIONS_PER_BATCH = 10_000
+MAX_SESSIONS_PER_BATCH = 1_000
 
 
 class MessageIn(Strict):

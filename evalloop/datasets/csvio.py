@@ -1,4 +1,4 @@
-"""Rows as CSV, both ways: a streamed download and a validated, all-or-nothing upload.
+"""Rows as CSV, both ways: a streamed download and a validated upload, written in batches.
 
 Columns: `id`, `input`, `output`, `expected_output`, `history` (a JSON list of turns), and
 one column per key of the JSON objects: `context.<key>`, `participant_data.<key>`,
@@ -32,6 +32,9 @@ TEXT_COLUMNS = ("input", "output", "expected_output")
 MAPPINGS = ("context", "participant_data", "state")
 MAX_PROBLEMS = 50
 BATCH = 1000
+# Rows an upload writes per transaction: a few tens of milliseconds on SQLite, where a
+# transaction holds the one write lock and traffic waits for it.
+WRITE_BATCH = 250
 _ABSENT = object()
 
 
@@ -310,34 +313,59 @@ def validate(file: IO[bytes], *, dataset: Dataset) -> Plan:
     return plan
 
 
-def _batches(file: IO[bytes], plan: Plan) -> Iterator[list[tuple[int | None, dict[str, Any]]]]:
+def batches(file: IO[bytes], plan: Plan) -> Iterator[list[tuple[int | None, dict[str, Any]]]]:
+    """The records of a validated file, parsed, a batch at a time."""
     records = _records(file)
     next(records)
     batch: list[tuple[int | None, dict[str, Any]]] = []
     for number, cells in records:
         batch.append(_parse_record(plan, number, cells))
-        if len(batch) == BATCH:
+        if len(batch) == WRITE_BATCH:
             yield batch
             batch = []
     if batch:
         yield batch
 
 
-def write(file: IO[bytes], *, dataset: Dataset, plan: Plan) -> Written:
-    """Write a validated file: new rows in bulk, rows with an id updated in bulk."""
-    added = updated = 0
-    for batch in _batches(file, plan):
-        new = [
-            Row(dataset=dataset, origin=Origin.CSV, **values)
-            for rid, values in batch
-            if rid is None
-        ]
-        changed = _updates(dataset, batch)
-        insert_rows(new)
-        if changed:
-            Row.objects.bulk_update(changed, [*plan.columns.fields, "edited_at"])
-        added, updated = added + len(new), updated + len(changed)
-    return Written(added=added, updated=updated)
+@dataclass
+class Undo:
+    """What undoes the batches written so far: the rows added, the old content of those updated."""
+
+    added: list[int] = field(default_factory=list)
+    previous: list[Row] = field(default_factory=list)
+    fields: list[str] = field(default_factory=list)
+    updated: int = 0
+
+    def __iadd__(self, other: Undo) -> Undo:
+        self.added += other.added
+        self.previous += other.previous
+        self.fields = other.fields
+        self.updated += other.updated
+        return self
+
+    def apply(self) -> None:
+        """Delete the rows added and put back the content of the rows updated."""
+        for start in range(0, len(self.added), BATCH):
+            Row.objects.filter(pk__in=self.added[start : start + BATCH]).delete()
+        Row.objects.bulk_update(self.previous, self.fields, batch_size=BATCH)
+
+
+def write_batch(
+    batch: list[tuple[int | None, dict[str, Any]]], *, dataset: Dataset, plan: Plan
+) -> Undo:
+    """Write one batch of a validated file: new rows in bulk, rows with an id updated in bulk."""
+    new = [
+        Row(dataset=dataset, origin=Origin.CSV, **values) for rid, values in batch if rid is None
+    ]
+    changed = _updates(dataset, batch)
+    fields = [*plan.columns.fields, "edited_at"]
+    previous = list(dataset.rows.filter(pk__in=[row.pk for row in changed]).only(*fields))
+    insert_rows(new)
+    if changed:
+        Row.objects.bulk_update(changed, fields)
+    return Undo(
+        added=[row.pk for row in new], previous=previous, fields=fields, updated=len(changed)
+    )
 
 
 def _updates(dataset: Dataset, batch: Iterable[tuple[int | None, dict[str, Any]]]) -> list[Row]:

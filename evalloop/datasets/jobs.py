@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 
 from django.db import reset_queries, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from evalloop.datasets import services
-from evalloop.datasets.models import ImportJob, JobStatus, Origin
-from evalloop.datasets.snapshots import Tally, session_id_chunks, snapshot_chunk
+from evalloop.datasets.models import ImportJob, JobStatus, Origin, Row
+from evalloop.datasets.snapshots import Keep, Tally, add_new_rows, build_rows, session_id_chunks
+from evalloop.lib import busy
 from evalloop.notifications.services import Kind, notify
 from evalloop.teams.permissions import Action
 
+# Rows written per transaction, however long the sessions: a few tens of milliseconds on
+# SQLite, where a transaction holds the one write lock and traffic waits for it.
+ROWS_PER_TRANSACTION = 250
 # A running job whose heartbeat is older than this lost its worker and may be claimed again.
 STALE_JOB_MINUTES = 10
 
@@ -51,13 +56,29 @@ def _run_chunks(job: ImportJob) -> None:
     selection = services.selection_from_params(dataset.team, job.params)
     keep = services.sampler(selection.sample_rate)
     for ids in session_id_chunks(selection.sessions()):
-        with transaction.atomic():
-            services.lock_dataset(dataset)
-            tally = snapshot_chunk(
-                dataset=dataset, session_ids=ids, origin=Origin.IMPORT, keep=keep
-            )
-            _record_progress(job, tally)
+        # Built outside any transaction: on SQLite a transaction holds the one write lock,
+        # so it only writes, at most ROWS_PER_TRANSACTION rows, and traffic gets in between.
+        candidates = build_rows(dataset=dataset, session_ids=ids, origin=Origin.IMPORT)
+        pieces = _pieces(candidates)
+        for number, piece in enumerate(pieces, start=1):
+            sessions = len(ids) if number == len(pieces) else 0
+            busy.bulk_step(partial(_write_piece, job, piece, keep, sessions))
         reset_queries()  # with DEBUG on, every bulk insert's SQL would stay in memory
+
+
+def _pieces(rows: list[Row]) -> list[list[Row]]:
+    """`rows` in pieces of at most ROWS_PER_TRANSACTION; one empty piece when there are none."""
+    return [
+        rows[i : i + ROWS_PER_TRANSACTION] for i in range(0, len(rows), ROWS_PER_TRANSACTION)
+    ] or [[]]
+
+
+def _write_piece(job: ImportJob, rows: list[Row], keep: Keep | None, sessions: int) -> None:
+    with transaction.atomic():
+        services.lock_dataset(job.dataset)
+        tally = add_new_rows(dataset=job.dataset, candidates=rows, keep=keep)
+        tally.sessions = sessions
+        _record_progress(job, tally)
 
 
 def _record_progress(job: ImportJob, tally: Tally) -> None:
@@ -70,8 +91,12 @@ def _record_progress(job: ImportJob, tally: Tally) -> None:
     )
 
 
-@transaction.atomic
 def _finish_job(job: ImportJob, *, status: str, error: str = "") -> None:
+    busy.retry_when_busy(partial(_record_finish, job, status=status, error=error))
+
+
+@transaction.atomic
+def _record_finish(job: ImportJob, *, status: str, error: str = "") -> None:
     now = timezone.now()
     ImportJob.objects.filter(pk=job.pk).update(
         status=status, error=error[:2000], finished_at=now, updated_at=now

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -25,22 +26,28 @@ from evalloop.datasets.models import (
 from evalloop.datasets.snapshots import (
     Keep,
     Tally,
+    add_new_rows,
+    build_rows,
     existing_sources,
     insert_rows,
-    snapshot_sessions,
+    session_id_chunks,
     source_key,
 )
 from evalloop.filters import Filter, Target, apply_filter, parse_filter
+from evalloop.lib import busy
 from evalloop.lib.errors import Conflict
 from evalloop.lib.locking import lock_or_404
 from evalloop.teams.access import team_objects
 from evalloop.teams.models import Team, User
 
+logger = logging.getLogger(__name__)
+
 # Imports of more sources than this run as a background job with a progress bar.
 LARGE_IMPORT_SOURCES = 2_000
 # Picked sessions travel as a list of ids; more than this is a filter's job.
 MAX_PICKED_SESSIONS = 10_000
-COPY_CHUNK = 1_000
+# Rows a copy writes per transaction (short: on SQLite traffic waits for the lock).
+COPY_CHUNK = 250
 
 # Validation of a row's content only: the foreign keys are set by the services themselves.
 _NOT_CONTENT = ["dataset", "source_session", "source_human_message", "source_ai_message"]
@@ -239,25 +246,29 @@ def sampler(sample_rate: float | None) -> Keep | None:
     return lambda: draw.random() < sample_rate
 
 
-@transaction.atomic
 def import_sessions(
     *, dataset: Dataset, selection: Selection, created_by: User | None = None
 ) -> ImportOutcome:
     """Add a row per source of the selection, skipping sources the dataset already holds.
 
-    Up to LARGE_IMPORT_SOURCES sources it happens now, in this transaction; beyond, a job
-    is created and its task enqueued once the job is committed.
+    Up to LARGE_IMPORT_SOURCES sources it happens now: the rows are built from the traffic
+    first, then written in one short transaction. Beyond, a job is created and its task
+    enqueued once the job is committed.
     """
     count = count_import(dataset=dataset, selection=selection)
     if count.large:
         return ImportOutcome(job=_start_job(dataset, selection, count, created_by))
-    lock_dataset(dataset)
-    tally = snapshot_sessions(
-        dataset=dataset,
-        sessions=selection.sessions(),
-        origin=Origin.IMPORT,
-        keep=sampler(selection.sample_rate),
-    )
+    candidates: list[Row] = []
+    sessions = 0
+    for ids in session_id_chunks(selection.sessions()):
+        candidates += build_rows(dataset=dataset, session_ids=ids, origin=Origin.IMPORT)
+        sessions += len(ids)
+    with transaction.atomic():
+        lock_dataset(dataset)
+        tally = add_new_rows(
+            dataset=dataset, candidates=candidates, keep=sampler(selection.sample_rate)
+        )
+    tally.sessions = sessions
     return ImportOutcome(tally=tally)
 
 
@@ -272,10 +283,14 @@ def _start_job(
 ) -> ImportJob:
     from evalloop.datasets import tasks  # tasks call back into this module
 
-    job = ImportJob.objects.create(
-        dataset=dataset, params=selection.to_params(), total=count.sessions, created_by=created_by
-    )
-    transaction.on_commit(partial(tasks.run_import.delay, job.pk))
+    with transaction.atomic():
+        job = ImportJob.objects.create(
+            dataset=dataset,
+            params=selection.to_params(),
+            total=count.sessions,
+            created_by=created_by,
+        )
+        transaction.on_commit(partial(tasks.run_import.delay, job.pk))
     return job
 
 
@@ -290,16 +305,51 @@ def selection_from_params(team: Team, params: Mapping[str, Any]) -> Selection:
 # CSV
 
 
-@transaction.atomic
 def upload_csv(*, dataset: Dataset, file: IO[bytes]) -> csvio.Written:
     """Add (and, for rows with an id, update) rows from a CSV, all or nothing.
 
     The whole file is validated first; any invalid row raises `csvio.CsvInvalid` with a
-    per-row report, and nothing is written.
+    per-row report, and nothing is written. Then it is written a batch at a time, each
+    batch a short transaction of its own, so that on SQLite other writers (traffic first of
+    all) get in between; if a batch still fails, those already written are undone before
+    the error goes on.
     """
     plan = csvio.validate(file, dataset=dataset)
-    lock_dataset(dataset)
-    return csvio.write(file, dataset=dataset, plan=plan)
+    undo = csvio.Undo()
+    try:
+        for batch in csvio.batches(file, plan):
+            undo += busy.bulk_step(partial(_write_csv_batch, dataset, plan, batch))
+    except BaseException:
+        _undo_upload(dataset, undo)
+        raise
+    return csvio.Written(added=len(undo.added), updated=undo.updated)
+
+
+def _write_csv_batch(
+    dataset: Dataset, plan: csvio.Plan, batch: list[tuple[int | None, dict[str, Any]]]
+) -> csvio.Undo:
+    with transaction.atomic():
+        lock_dataset(dataset)
+        return csvio.write_batch(batch, dataset=dataset, plan=plan)
+
+
+def _undo_upload(dataset: Dataset, undo: csvio.Undo) -> None:
+    if not undo.added and not undo.previous:
+        return
+    try:
+        busy.retry_when_busy(partial(_apply_undo, dataset, undo))
+    except Exception:
+        logger.exception(
+            "Could not undo a failed CSV upload into dataset %s: %d rows stay.",
+            dataset.pk,
+            len(undo.added),
+        )
+
+
+def _apply_undo(dataset: Dataset, undo: csvio.Undo) -> None:
+    with transaction.atomic():
+        lock_dataset(dataset)
+        undo.apply()
 
 
 # Copies
@@ -332,20 +382,37 @@ def _check_copy(source: Dataset, target: Dataset, row_ids: list[int] | None) -> 
             raise ValidationError({"row_ids": f"Not rows of this dataset: {listed}."})
 
 
-@transaction.atomic
 def copy_rows(*, source: Dataset, target: Dataset, row_ids: list[int] | None = None) -> Tally:
     """Copy rows (all, or the given ones) into a dataset of the same mode.
 
     Rows whose source the target already holds are skipped; rows without a source
-    (added by hand or by CSV) are always copied.
+    (added by hand or by CSV) are always copied. The copies are written a chunk per short
+    transaction; if a chunk fails, the copies already made are deleted before the error
+    goes on.
     """
     _check_copy(source, target, row_ids)
-    lock_dataset(target)
     rows = source.rows.all() if row_ids is None else source.rows.filter(pk__in=row_ids)
     tally = Tally()
-    for chunk in _row_chunks(rows):
-        tally += _copy_chunk(chunk, target)
+    added: list[int] = []
+    try:
+        for chunk in _row_chunks(rows):
+            tally += busy.bulk_step(partial(_copy_chunk, chunk, target, added))
+    except BaseException:
+        _undo_copy(target, added)
+        raise
     return tally
+
+
+def _undo_copy(target: Dataset, added: list[int]) -> None:
+    def delete() -> None:
+        with transaction.atomic():
+            for start in range(0, len(added), COPY_CHUNK):
+                Row.objects.filter(pk__in=added[start : start + COPY_CHUNK]).delete()
+
+    try:
+        busy.retry_when_busy(delete)
+    except Exception:
+        logger.exception("Could not undo a failed copy into dataset %s.", target.pk)
 
 
 def _row_chunks(rows: Any) -> Iterable[list[Row]]:
@@ -358,20 +425,23 @@ def _row_chunks(rows: Any) -> Iterable[list[Row]]:
         last = chunk[-1].pk
 
 
-def _copy_chunk(chunk: list[Row], target: Dataset) -> Tally:
-    sessions = {row.source_session_id for row in chunk if row.source_session_id}
-    present = existing_sources(target, sessions)
-    copies = []
-    for row in chunk:
-        key = source_key(
-            target.mode,
-            row.source_session_id,
-            row.source_human_message_id,
-            row.source_ai_message_id,
-        )
-        if key is None or key not in present:
-            copies.append(_copy_of(row, target))
-            if key is not None:
-                present.add(key)
-    insert_rows(copies)
+def _copy_chunk(chunk: list[Row], target: Dataset, added: list[int]) -> Tally:
+    with transaction.atomic():
+        lock_dataset(target)
+        sessions = {row.source_session_id for row in chunk if row.source_session_id}
+        present = existing_sources(target, sessions)
+        copies = []
+        for row in chunk:
+            key = source_key(
+                target.mode,
+                row.source_session_id,
+                row.source_human_message_id,
+                row.source_ai_message_id,
+            )
+            if key is None or key not in present:
+                copies.append(_copy_of(row, target))
+                if key is not None:
+                    present.add(key)
+        insert_rows(copies)
+    added += [copy.pk for copy in copies]  # committed: theirs to undo from now on
     return Tally(added=len(copies), skipped=len(chunk) - len(copies))

@@ -95,12 +95,12 @@ def source_key(
     return (human_id, ai_id) if ai_id is not None else None
 
 
-def existing_sources(dataset: Dataset, session_ids: Iterable[int]) -> set[SourceKey]:
+def existing_sources(dataset: Dataset, session_ids: Iterable[int | None]) -> set[SourceKey]:
     """The source keys among `session_ids` that `dataset` already holds."""
     # Unordered, and bounded by the chunk's id range: while a big import fills a dataset
     # its statistics lag, and PostgreSQL would otherwise walk every row of the dataset
     # (to honour the rows' default order, or to test a bare IN list) for each chunk.
-    ids = sorted(session_ids)
+    ids = sorted(i for i in session_ids if i is not None)
     if not ids:
         return set()
     rows = dataset.rows.order_by().filter(
@@ -133,17 +133,30 @@ def snapshot_chunk(
     *, dataset: Dataset, session_ids: list[int], origin: str, keep: Keep | None = None
 ) -> Tally:
     """Build and insert the rows of one chunk of sessions."""
+    candidates = build_rows(dataset=dataset, session_ids=session_ids, origin=origin)
+    tally = add_new_rows(dataset=dataset, candidates=candidates, keep=keep)
+    tally.sessions = len(session_ids)
+    return tally
+
+
+def build_rows(*, dataset: Dataset, session_ids: list[int], origin: str) -> list[Row]:
+    """The rows a chunk of sessions makes, read without writing (so outside a transaction)."""
     build = build_session_rows if dataset.mode == Mode.SESSION else build_message_rows
-    candidates = build(dataset=dataset, session_ids=session_ids, origin=origin)
-    present = existing_sources(dataset, session_ids)
+    return build(dataset=dataset, session_ids=session_ids, origin=origin)
+
+
+def add_new_rows(*, dataset: Dataset, candidates: list[Row], keep: Keep | None = None) -> Tally:
+    """Insert the candidates whose source `dataset` does not hold yet.
+
+    Run it in the transaction that locked the dataset, so two imports never both add one
+    source.
+    """
+    present = existing_sources(dataset, {row.source_session_id for row in candidates})
     fresh = [row for row in candidates if _key(dataset.mode, row) not in present]
     kept = [row for row in fresh if keep is None or keep()]
     insert_rows(kept)
     return Tally(
-        sessions=len(session_ids),
-        added=len(kept),
-        skipped=len(candidates) - len(fresh),
-        sampled_out=len(fresh) - len(kept),
+        added=len(kept), skipped=len(candidates) - len(fresh), sampled_out=len(fresh) - len(kept)
     )
 
 

@@ -124,9 +124,17 @@ class Env:
         return raw
 
 
+# How long a SQLite writer waits for the lock before "database is locked" (a 503 with
+# Retry-After in a request, a retry in background work). Every write transaction is kept
+# well under a second (bulk work commits in chunks), so 5 s lets a write queue behind
+# several others, yet answers long before gunicorn's 30 s worker timeout, and leaves a
+# request that waits on two writes (the API key's last use, then its own) time to answer.
+SQLITE_BUSY_TIMEOUT_SECONDS = 5
+
+
 def sqlite_database(path: Path) -> dict[str, Any]:
     return {
-        "ENGINE": "django.db.backends.sqlite3",
+        "ENGINE": "evalloop.lib.sqlite",
         "NAME": path,
         "OPTIONS": {
             # WAL lets the web server read while a worker writes; IMMEDIATE takes the
@@ -134,7 +142,7 @@ def sqlite_database(path: Path) -> dict[str, Any]:
             # failing with "database is locked" on lock upgrade.
             "init_command": "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL",
             "transaction_mode": "IMMEDIATE",
-            "timeout": 20,
+            "timeout": SQLITE_BUSY_TIMEOUT_SECONDS,
         },
     }
 

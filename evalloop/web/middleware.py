@@ -6,11 +6,14 @@ from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit
 
 from django.core.exceptions import BadRequest
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from evalloop.lib import busy
 from evalloop.lib.inputs import text_problem
 
 Problem = tuple[list[str], str]
@@ -131,3 +134,40 @@ def secure_cookies_over_https(get_response: Handler) -> Handler:
         return response
 
     return middleware
+
+
+BUSY_TEMPLATE = "503.html"
+
+
+class BusyDatabaseMiddleware:
+    """Answer a view's busy-database error with 503 and Retry-After, in the layout, never 500.
+
+    The view's transaction was rolled back, so nothing was written: the client retries.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not busy.is_busy(exception):
+            return None
+        if request.path.startswith("/api/"):
+            response: HttpResponse = JsonResponse(
+                {"detail": [{"loc": [], "msg": busy.MESSAGE}]}, status=503
+            )
+        else:
+            response = HttpResponse(_page(request), status=503)
+        response["Retry-After"] = busy.retry_after()
+        return response
+
+
+def _page(request: HttpRequest) -> str:
+    context = {"retry_after": busy.RETRY_AFTER_SECONDS}
+    try:
+        return render_to_string(BUSY_TEMPLATE, context, request=request)
+    except DatabaseError:
+        # The layout reads the user's teams; when even that fails, answer without them.
+        return render_to_string(BUSY_TEMPLATE, context)

@@ -147,3 +147,50 @@ def test_the_batch_body_is_documented_in_the_schema(client, db):
     body = schema["paths"]["/api/v1/traffic"]["post"]["requestBody"]
     sessions = body["content"]["application/json"]["schema"]["properties"]["sessions"]
     assert "messages" in sessions["items"]["properties"]
+
+
+def test_a_busy_database_is_a_503_with_retry_after_and_writes_nothing(api, chatbot, monkeypatch):
+    from django.db import OperationalError
+
+    from evalloop.chat import ingest
+    from evalloop.lib import busy
+
+    def locked(*args, **kwargs):
+        raise OperationalError("database is locked")
+
+    # Late in the batch: sessions and messages are already inserted when the lock is lost.
+    monkeypatch.setattr(ingest._Ingestion, "_update_existing", locked)
+    response = api(Role.EDITOR).post("/traffic", BATCH)
+    assert response.status_code == 503
+    assert response["Retry-After"] == "2"
+    assert response.json() == {"detail": [{"loc": [], "msg": busy.MESSAGE}]}
+    assert not Session.objects.exists()
+    assert not Message.objects.exists()
+
+
+def test_a_batch_over_the_message_limit_is_a_422_naming_it(api, chatbot, monkeypatch):
+    from evalloop.chat import ingest
+
+    monkeypatch.setattr(ingest, "MAX_MESSAGES_PER_BATCH", 1)
+    response = api(Role.EDITOR).post("/traffic", BATCH)
+    assert response.status_code == 422
+    assert response.json()["detail"] == [
+        {
+            "loc": ["sessions"],
+            "msg": "At most 1 messages per batch, this one has 2: send it in smaller batches.",
+        }
+    ]
+    assert not Session.objects.exists()
+
+
+def test_a_batch_over_the_session_limit_is_a_422_naming_it(api, chatbot):
+    from evalloop.chat.schemas import MAX_SESSIONS_PER_BATCH
+
+    sessions = [
+        {"chatbot": "support", "external_id": f"s-{n}"} for n in range(MAX_SESSIONS_PER_BATCH + 1)
+    ]
+    response = api(Role.EDITOR).post("/traffic", {"sessions": sessions})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["sessions"]
+    assert "1000" in response.json()["detail"][0]["msg"]
+    assert not Session.objects.exists()

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from evalloop.chat import ingest as ingest_module
 from evalloop.chat.ingest import IngestError, IngestSummary, ingest_traffic, parse_batch
 from evalloop.chat.models import Message, MessageTag, Session, SessionTag, Tag
-from evalloop.chat.schemas import TrafficBatch
+from evalloop.chat.schemas import MAX_SESSIONS_PER_BATCH, TrafficBatch
 from evalloop.chat.tests.factories import ChatbotFactory
 
 T0 = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
@@ -275,13 +275,15 @@ def test_the_query_count_does_not_grow_with_the_batch(cast, chatbot):
     assert resent_small == resent_large
 
 
-def test_it_takes_a_thousand_sessions_and_twenty_thousand_messages(cast, chatbot):
+def test_it_takes_the_largest_batch_allowed(cast, chatbot):
+    per_session = ingest_module.MAX_MESSAGES_PER_BATCH // MAX_SESSIONS_PER_BATCH
     sessions = [
-        session(f"s-{n}", messages=[message(20 * n + i) for i in range(20)]) for n in range(1000)
+        session(f"s-{n}", messages=[message(per_session * n + i) for i in range(per_session)])
+        for n in range(MAX_SESSIONS_PER_BATCH)
     ]
     summary = ingest(cast.team, *sessions)
-    assert summary == IngestSummary(sessions_created=1000, messages_created=20_000)
-    assert Message.objects.count() == 20_000
+    assert summary == IngestSummary(sessions_created=1000, messages_created=10_000)
+    assert Message.objects.count() == 10_000
 
 
 @pytest.mark.postgres

@@ -133,7 +133,9 @@ def test_a_large_file_is_ingested_in_several_batches(chatbot, monkeypatch):
     assert Session.objects.get(external_id="s-1").message_count == 2
 
 
-def test_a_failure_in_a_later_batch_leaves_nothing_written(chatbot, monkeypatch):
+def test_a_failure_in_a_later_batch_keeps_the_earlier_ones_and_a_reimport_completes_it(
+    chatbot, monkeypatch
+):
     monkeypatch.setattr(log_import, "ROWS_PER_BATCH", 1)
     real, calls = log_import.ingest_traffic, []
 
@@ -146,7 +148,30 @@ def test_a_failure_in_a_later_batch_leaves_nothing_written(chatbot, monkeypatch)
     monkeypatch.setattr(log_import, "ingest_traffic", failing)
     with pytest.raises(RuntimeError):
         import_log(chatbot=chatbot, file=upload(CSV), fmt="csv")
-    assert not Message.objects.exists()
+    assert Message.objects.count() == 1
+    report = import_log(chatbot=chatbot, file=upload(CSV), fmt="csv")
+    assert (report.summary.messages_created, report.summary.messages_skipped) == (2, 1)
+    assert Message.objects.count() == 3
+
+
+@pytest.mark.django_db(transaction=True)  # retried only outside a transaction
+def test_a_batch_that_finds_the_database_busy_is_tried_again(chatbot, monkeypatch):
+    from django.db import OperationalError
+
+    from evalloop.lib import busy
+
+    monkeypatch.setattr(busy, "PAUSE_SECONDS", 0)
+    real, calls = log_import.ingest_traffic, []
+
+    def locked_once(**kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("database is locked")
+        return real(**kwargs)
+
+    monkeypatch.setattr(log_import, "ingest_traffic", locked_once)
+    report = import_log(chatbot=chatbot, file=upload(CSV), fmt="csv")
+    assert report.summary.messages_created == 3
 
 
 @pytest.mark.parametrize(

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import OperationalError
 
 from evalloop.chat.tests.factories import ChatbotFactory, SessionFactory
-from evalloop.datasets import jobs, services
+from evalloop.datasets import csvio, jobs, services
 from evalloop.datasets.models import Dataset, ImportJob, JobStatus, Mode, Origin
 from evalloop.datasets.tests.factories import DatasetFactory, RowFactory, vip_sessions
 from evalloop.teams.permissions import Role
@@ -209,6 +210,29 @@ def test_a_large_import_answers_202_with_a_job_to_poll(
     assert (polled["status"], polled["rows_added"]) == ("done", 2)
 
 
+def locked_after(real):
+    """`real`, which does its work and then finds the database busy."""
+
+    def run(*args, **kwargs):
+        real(*args, **kwargs)
+        raise OperationalError("database is locked")
+
+    return run
+
+
+def test_an_import_that_finds_the_database_busy_is_503_and_adds_nothing(
+    api, dataset, chatbot, monkeypatch
+):
+    sessions = vip_sessions(chatbot, 2)
+    monkeypatch.setattr(services, "add_new_rows", locked_after(services.add_new_rows))
+    response = api(Role.EDITOR).post(
+        f"/datasets/{dataset.pk}/import", {"session_ids": [s.pk for s in sessions]}
+    )
+    assert response.status_code == 503
+    assert response["Retry-After"] == "2"
+    assert not dataset.rows.exists()
+
+
 # CSV and copies
 
 
@@ -222,6 +246,25 @@ def test_a_csv_upload_adds_rows_or_answers_422_per_row(api, dataset):
     assert not dataset.rows.exists()
     good = SimpleUploadedFile("rows.csv", b"input,output\nq,a\n", "text/csv")
     assert client.post(path, {"file": good}).json() == {"rows_added": 1, "rows_updated": 0}
+
+
+def test_a_csv_upload_that_finds_the_database_busy_is_503_and_writes_nothing(
+    api, dataset, monkeypatch
+):
+    monkeypatch.setattr(csvio, "WRITE_BATCH", 1)
+    real, calls = csvio.write_batch, []
+
+    def locked_on_the_second(batch, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise OperationalError("database is locked")
+        return real(batch, **kwargs)
+
+    monkeypatch.setattr(csvio, "write_batch", locked_on_the_second)
+    upload = SimpleUploadedFile("rows.csv", b"input,output\nq,a\nq2,a2\n", "text/csv")
+    response = api(Role.EDITOR).client.post(f"/api/v1/datasets/{dataset.pk}/csv", {"file": upload})
+    assert response.status_code == 503
+    assert not dataset.rows.exists()
 
 
 def test_the_csv_download_streams(api, dataset):

@@ -88,6 +88,41 @@ def test_one_invalid_row_means_nothing_is_written_and_every_problem_is_reported(
     assert dataset.rows.count() == 1
 
 
+def test_a_large_upload_is_written_in_batches(dataset, monkeypatch):
+    monkeypatch.setattr(csvio, "WRITE_BATCH", 2)
+    batches = []
+    real = csvio.write_batch
+
+    def counted(batch, **kwargs):
+        batches.append(len(batch))
+        return real(batch, **kwargs)
+
+    monkeypatch.setattr(csvio, "write_batch", counted)
+    written = upload(dataset, "input,output\n" + "q,a\n" * 5)
+    assert (written.added, batches) == (5, [2, 2, 1])
+    assert dataset.rows.count() == 5
+
+
+def test_a_batch_that_fails_undoes_the_batches_written_before_it(dataset, monkeypatch):
+    row = RowFactory(dataset=dataset, input="old", output="keep")
+    edited_at = row.edited_at
+    monkeypatch.setattr(csvio, "WRITE_BATCH", 2)
+    real, calls = csvio.write_batch, []
+
+    def failing(batch, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("lost the database")
+        return real(batch, **kwargs)
+
+    monkeypatch.setattr(csvio, "write_batch", failing)
+    with pytest.raises(RuntimeError):
+        upload(dataset, f"id,input\n{row.pk},new\n,q1\n,q2\n,q3\n")
+    assert list(dataset.rows.values_list("pk", flat=True)) == [row.pk]
+    row.refresh_from_db()
+    assert (row.input, row.output, row.edited_at) == ("old", "keep", edited_at)
+
+
 def test_unknown_and_repeated_columns_are_reported_on_the_header(dataset):
     problems = problems_of(dataset, "input,inptu,input,metadata.x,context.\nq,q,q,1,2\n")
     assert [(row, column) for row, column, _ in problems] == [

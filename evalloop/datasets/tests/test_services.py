@@ -227,6 +227,29 @@ def test_a_job_is_run_once_even_when_delivered_twice(chatbot):
     assert dataset.rows.count() == 2
 
 
+def test_a_job_writes_in_short_transactions_and_counts_each_session_once(chatbot, monkeypatch):
+    monkeypatch.setattr(jobs, "ROWS_PER_TRANSACTION", 2)
+    tagged_sessions(chatbot, 2)
+    session = SessionFactory(chatbot=chatbot)
+    conversation(session, ("human", "a"), ("ai", "b"), ("human", "c"), ("ai", "d"), ("ai", "e"))
+    dataset = DatasetFactory(team=chatbot.team, mode=Mode.MESSAGE)
+    job = ImportJob.objects.create(
+        dataset=dataset, params={"chatbot_id": chatbot.pk, "filter": []}, total=3
+    )
+    pieces = []
+    real = jobs._write_piece
+
+    def counted(job, rows, keep, sessions):
+        pieces.append((len(rows), sessions))
+        return real(job, rows, keep, sessions)
+
+    monkeypatch.setattr(jobs, "_write_piece", counted)
+    jobs.run_import_job(job_id=job.pk)
+    job.refresh_from_db()
+    assert pieces == [(2, 0), (2, 0), (1, 3)]
+    assert (job.status, job.processed, job.rows_added) == ("done", 3, 5)
+
+
 def test_an_abandoned_running_job_can_be_claimed_again(chatbot):
     dataset = DatasetFactory(team=chatbot.team, mode=Mode.SESSION)
     stale = timezone.now() - timedelta(minutes=jobs.STALE_JOB_MINUTES + 1)
@@ -247,7 +270,7 @@ def test_a_failing_job_records_its_error(chatbot, monkeypatch):
     def broken(**kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(jobs, "snapshot_chunk", broken)
+    monkeypatch.setattr(jobs, "add_new_rows", broken)
     with pytest.raises(RuntimeError):
         jobs.run_import_job(job_id=job.pk)
     job.refresh_from_db()
@@ -294,3 +317,24 @@ def test_rows_copy_only_into_another_dataset_of_the_same_mode(team):
         services.copy_rows(
             source=source, target=DatasetFactory(team=team), row_ids=[row.pk, other.pk]
         )
+
+
+def test_a_copy_that_fails_midway_deletes_the_copies_it_made(team, monkeypatch):
+    source = DatasetFactory(team=team, mode=Mode.SESSION)
+    target = DatasetFactory(team=team, mode=Mode.SESSION)
+    for n in range(3):
+        RowFactory(dataset=source, input=f"q{n}")
+    monkeypatch.setattr(services, "COPY_CHUNK", 1)
+    real, calls = services.insert_rows, []
+
+    def failing(rows):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("lost the database")
+        return real(rows)
+
+    monkeypatch.setattr(services, "insert_rows", failing)
+    with pytest.raises(RuntimeError):
+        services.copy_rows(source=source, target=target)
+    assert not target.rows.exists()
+    assert source.rows.count() == 3
