@@ -46,6 +46,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "evalloop.api.middleware.ApiErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "evalloop.web.middleware.RefuseUnstorableText",
     "whitenoise.middleware.WhiteNoiseMiddleware",

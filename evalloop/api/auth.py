@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
-from ninja.errors import HttpError
 from ninja.security import HttpBearer
 
 from evalloop.teams import throttle
@@ -33,8 +33,8 @@ def api_team(request: HttpRequest, action: Action = Action.VIEW) -> Team:
     """Answer the request's team after checking its key may perform `action` (403 if not)."""
     role: Any = getattr(request, "role", None)
     if not can(role, action):
-        raise HttpError(
-            403, f"This API key's role ({role}) may not {action.value.replace('_', ' ')}."
+        raise PermissionDenied(
+            f"This API key's role ({role}) may not {action.value.replace('_', ' ')}."
         )
     team: Team = request.team  # type: ignore[attr-defined]
     return team

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from ninja import NinjaAPI
-
 from evalloop.api import errors
 from evalloop.api.auth import ApiKeyAuth
+from evalloop.api.base import Api
+from evalloop.api.parser import JsonObjectParser
 
-api = NinjaAPI(
+api = Api(
     title="evalloop API",
     version="1",
     description="Continuous evaluation of chatbot conversations. Authenticate with "
@@ -16,6 +16,7 @@ api = NinjaAPI(
     urls_namespace="api",
     openapi_url="/openapi.json",
     docs_url="/docs",
+    parser=JsonObjectParser(),
 )
 errors.install(api)
 

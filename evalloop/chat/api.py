@@ -12,6 +12,7 @@ from ninja.pagination import paginate
 from pydantic import BaseModel
 
 from evalloop.api.auth import api_team
+from evalloop.api.errors import answers, filter_problems
 from evalloop.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, CursorPagination, page
 from evalloop.chat import services
 from evalloop.chat.ingest import MAX_MESSAGES_PER_BATCH, IngestError, ingest_traffic, parse_batch
@@ -60,7 +61,9 @@ def inline_schema(model: type[BaseModel]) -> dict[str, Any]:
     return dict(resolve(schema))
 
 
-@router.post("/chatbots", response={201: ChatbotOut}, summary="Create a chatbot")
+@router.post(
+    "/chatbots", response={201: ChatbotOut, **answers(403, 409)}, summary="Create a chatbot"
+)
 def create_chatbot(request: HttpRequest, body: ChatbotIn) -> Status[Chatbot]:
     team = api_team(request, Action.EDIT)
     return Status(201, services.create_chatbot(team=team, slug=body.slug, name=body.name))
@@ -79,7 +82,7 @@ def get_chatbot(request: HttpRequest, slug: str) -> Chatbot:
 
 @router.post(
     "/traffic",
-    response=TrafficSummaryOut,
+    response={200: TrafficSummaryOut, **answers(403, 411)},
     summary="Ingest a batch of sessions, messages and tags",
     description="Idempotent by external ids; one transaction; an invalid item rejects the "
     f"whole batch with its index. At most {MAX_SESSIONS_PER_BATCH} sessions and "
@@ -102,7 +105,7 @@ def post_traffic(request: HttpRequest) -> Any:
     try:
         return ingest_traffic(team=team, batch=parse_batch(request.body))
     except IngestError as exc:
-        raise ValidationError(exc.errors) from None
+        raise ValidationError([{**e, "loc": ["body", *e["loc"]]} for e in exc.errors]) from None
 
 
 def _sessions(team: Team) -> QuerySet[Session]:
@@ -118,7 +121,7 @@ def _filter(raw: Any) -> Filter:
     try:
         return parse_filter(raw or "[]", target=Target.SESSION)
     except FilterError as exc:
-        raise ValidationError(exc.detail()) from None
+        raise ValidationError(filter_problems(exc, "query", "filter")) from None
 
 
 def _filtered_sessions(request: HttpRequest, slug: str, raw_filter: Any) -> QuerySet[Session]:
@@ -200,7 +203,7 @@ def get_session(request: HttpRequest, slug: str, external_id: str) -> Session:
 
 @router.post(
     "/chatbots/{slug}/sessions/{external_id}/end",
-    response=SessionOut,
+    response={200: SessionOut, **answers(403)},
     summary="Mark a session ended",
     description="Ends the session at `ended_at` (with a time zone) if given, else now; "
     "a session already ended keeps its end time.",
@@ -214,7 +217,7 @@ def end_session(
 
 @router.post(
     "/chatbots/{slug}/sessions/{external_id}/tags",
-    response=SessionOut,
+    response={200: SessionOut, **answers(403)},
     summary="Add and remove tags on a session",
 )
 def change_tags(request: HttpRequest, slug: str, external_id: str, body: TagChangeIn) -> Session:

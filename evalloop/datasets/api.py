@@ -12,6 +12,7 @@ from ninja.files import UploadedFile
 from ninja.pagination import paginate
 
 from evalloop.api.auth import api_team
+from evalloop.api.errors import answers, problem
 from evalloop.api.pagination import CursorPagination
 from evalloop.chat.models import Chatbot
 from evalloop.datasets import csvio, services
@@ -33,7 +34,7 @@ from evalloop.datasets.schemas import (
     RowPatch,
 )
 from evalloop.datasets.snapshots import Tally
-from evalloop.filters import FilterError, Target, parse_filter
+from evalloop.filters import Target, parse_filter
 from evalloop.teams.access import get_for_team_or_404, team_objects
 from evalloop.teams.models import Team
 from evalloop.teams.permissions import Action
@@ -58,7 +59,9 @@ def _row(request: HttpRequest, dataset_id: int, row_id: int, action: Action) -> 
 # Datasets
 
 
-@router.post("/datasets", response={201: DatasetOut}, summary="Create a dataset")
+@router.post(
+    "/datasets", response={201: DatasetOut, **answers(403, 409)}, summary="Create a dataset"
+)
 def create_dataset(request: HttpRequest, body: DatasetIn) -> Status[Dataset]:
     team = api_team(request, Action.EDIT)
     dataset = services.create_dataset(
@@ -78,15 +81,23 @@ def get_dataset(request: HttpRequest, dataset_id: int) -> Dataset:
     return _dataset(request, dataset_id)
 
 
-@router.patch("/datasets/{dataset_id}", response=DatasetOut, summary="Rename or describe")
+@router.patch(
+    "/datasets/{dataset_id}",
+    response={200: DatasetOut, **answers(403, 409)},
+    summary="Rename or describe",
+)
 def update_dataset(request: HttpRequest, dataset_id: int, body: DatasetPatch) -> Dataset:
     dataset = _dataset(request, dataset_id, Action.EDIT)
     if body.mode is not None and body.mode != dataset.mode:
-        raise ValidationError([{"loc": ["body", "mode"], "msg": "The mode is fixed at creation."}])
+        raise ValidationError([problem("The mode is fixed at creation.", "body", "mode")])
     return services.update_dataset(dataset=dataset, name=body.name, description=body.description)
 
 
-@router.delete("/datasets/{dataset_id}", response={204: None}, summary="Delete a dataset")
+@router.delete(
+    "/datasets/{dataset_id}",
+    response={204: None, **answers(403, 409)},
+    summary="Delete a dataset",
+)
 def delete_dataset(request: HttpRequest, dataset_id: int) -> Status[None]:
     services.delete_dataset(dataset=_dataset(request, dataset_id, Action.EDIT))
     return Status(204, None)
@@ -106,7 +117,11 @@ def list_rows(request: HttpRequest, dataset_id: int, q: str = "") -> QuerySet[Ro
     return _rows(_dataset(request, dataset_id)).search(q)
 
 
-@router.post("/datasets/{dataset_id}/rows", response={201: RowOut}, summary="Add a row by hand")
+@router.post(
+    "/datasets/{dataset_id}/rows",
+    response={201: RowOut, **answers(403)},
+    summary="Add a row by hand",
+)
 def add_row(request: HttpRequest, dataset_id: int, body: RowIn) -> Status[Row]:
     dataset = _dataset(request, dataset_id, Action.EDIT)
     return Status(201, services.add_row(dataset=dataset, values=body.model_dump()))
@@ -119,7 +134,7 @@ def get_row(request: HttpRequest, dataset_id: int, row_id: int) -> Row:
 
 @router.patch(
     "/datasets/{dataset_id}/rows/{row_id}",
-    response=RowOut,
+    response={200: RowOut, **answers(403)},
     summary="Edit a row (keeps its provenance, marks it edited)",
 )
 def edit_row(request: HttpRequest, dataset_id: int, row_id: int, body: RowPatch) -> Row:
@@ -127,7 +142,11 @@ def edit_row(request: HttpRequest, dataset_id: int, row_id: int, body: RowPatch)
     return services.edit_row(row=row, changes=body.model_dump(exclude_unset=True))
 
 
-@router.delete("/datasets/{dataset_id}/rows/{row_id}", response={204: None}, summary="Delete")
+@router.delete(
+    "/datasets/{dataset_id}/rows/{row_id}",
+    response={204: None, **answers(403)},
+    summary="Delete a row",
+)
 def delete_row(request: HttpRequest, dataset_id: int, row_id: int) -> Status[None]:
     services.delete_row(row=_row(request, dataset_id, row_id, Action.EDIT))
     return Status(204, None)
@@ -136,35 +155,17 @@ def delete_row(request: HttpRequest, dataset_id: int, row_id: int) -> Status[Non
 # Imports from traffic
 
 
-def _filter(raw: list[Any] | None) -> Any:
-    try:
-        return parse_filter(raw or [], target=Target.SESSION)
-    except FilterError as exc:
-        raise ValidationError(filter_errors(exc)) from None
-
-
-def filter_errors(exc: FilterError) -> list[dict[str, Any]]:
-    """A FilterError as API error items whose place names the clause."""
-    return [
-        {
-            "loc": ["body", "filter", *(p for p in (e["index"], e["field"]) if p is not None)],
-            "msg": e["message"],
-        }
-        for e in exc.errors
-    ] or [{"loc": ["body", "filter"], "msg": str(exc)}]
-
-
 def _selection(team: Team, body: ImportIn) -> services.Selection:
     if (body.session_ids is None) == (body.chatbot is None):
         raise ValidationError(
-            [{"loc": ["body"], "msg": "Give either session_ids or chatbot (with a filter)."}]
+            [problem("Give either session_ids or chatbot (with a filter).", "body")]
         )
     if body.session_ids is not None:
         return services.select_sessions(team=team, session_ids=body.session_ids)
     chatbot = team_objects(Chatbot, team).filter(slug=body.chatbot).first()
     if chatbot is None:
-        raise ValidationError([{"loc": ["body", "chatbot"], "msg": "No such chatbot."}])
-    flt = _filter(body.filter)
+        raise ValidationError([problem("No such chatbot.", "body", "chatbot")])
+    flt = parse_filter(body.filter or [], target=Target.SESSION)
     return services.select_matching(
         team=team, chatbot=chatbot, filter=flt, sample_rate=body.sample_rate
     )
@@ -172,7 +173,7 @@ def _selection(team: Team, body: ImportIn) -> services.Selection:
 
 @router.post(
     "/datasets/{dataset_id}/import",
-    response={200: ImportOut, 202: ImportJobOut},
+    response={200: ImportOut, 202: ImportJobOut, **answers(403)},
     summary="Import picked sessions, or every session a filter matches",
     description="Sources already in the dataset are skipped and counted. Past "
     f"{services.LARGE_IMPORT_SOURCES} sources the import runs in the background: the answer "
@@ -222,7 +223,7 @@ def get_job(request: HttpRequest, dataset_id: int, job_id: int) -> ImportJob:
 
 @router.post(
     "/datasets/{dataset_id}/csv",
-    response=CsvOut,
+    response={200: CsvOut, **answers(403)},
     summary="Upload rows as CSV (multipart field `file`)",
     description="All or nothing: any invalid row answers 422 listing each problem by row "
     "and column, and nothing is written. A row with an `id` updates that row.",
@@ -237,12 +238,13 @@ def upload_csv(request: HttpRequest, dataset_id: int, file: File[UploadedFile]) 
 
 
 def csv_errors(exc: csvio.CsvInvalid) -> list[dict[str, Any]]:
+    """The problems of a CSV upload, placed by row and column in the `file` part."""
     items = [
-        {"loc": ["file", *(p for p in (problem.row, problem.column) if p)], "msg": problem.message}
-        for problem in exc.problems
+        problem(each.message, "file", "file", *(p for p in (each.row, each.column) if p))
+        for each in exc.problems
     ]
     if exc.more:
-        items.append({"loc": ["file"], "msg": f"… and {exc.more} more problems."})
+        items.append(problem(f"… and {exc.more} more problems.", "file", "file"))
     return items
 
 
@@ -250,7 +252,7 @@ def csv_errors(exc: csvio.CsvInvalid) -> list[dict[str, Any]]:
     "/datasets/{dataset_id}/csv",
     summary="Download the rows as CSV (streamed)",
     response={200: None},
-    openapi_extra={"responses": {"200": {"content": {"text/csv": {}}}}},
+    openapi_extra={"responses": {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}},
 )
 def download_csv(request: HttpRequest, dataset_id: int) -> StreamingHttpResponse:
     return csvio.download_response(_dataset(request, dataset_id))
@@ -258,7 +260,7 @@ def download_csv(request: HttpRequest, dataset_id: int) -> StreamingHttpResponse
 
 @router.post(
     "/datasets/{dataset_id}/copy",
-    response=CopyOut,
+    response={200: CopyOut, **answers(403)},
     summary="Copy rows into another dataset of the same mode",
     description="All rows, or those of `row_ids`. Rows whose source the target already "
     "holds are skipped and counted.",

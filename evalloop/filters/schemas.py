@@ -65,7 +65,3 @@ class ValidateIn(Strict):
 class ValidOut(Schema):
     valid: bool
     description: list[str]  # one English phrase per clause
-
-
-class InvalidOut(Schema):
-    detail: list[dict[str, Any]]  # each names the clause: loc, msg, index, field, message

@@ -62,7 +62,7 @@ def test_an_invalid_item_is_a_422_naming_its_place_and_writes_nothing(api, chatb
     response = api(Role.EDITOR).post("/traffic", batch)
     assert response.status_code == 422
     [error] = response.json()["detail"]
-    assert error["loc"] == ["sessions", 1, "messages", 0, "role"]
+    assert error["loc"] == ["body", "sessions", 1, "messages", 0, "role"]
     assert not Session.objects.exists()
 
 
@@ -70,7 +70,7 @@ def test_an_unknown_chatbot_is_a_422_naming_its_index(api, chatbot):
     batch = {"sessions": [*BATCH["sessions"], {"chatbot": "nope", "external_id": "s-2"}]}
     response = api(Role.EDITOR).post("/traffic", batch)
     assert response.status_code == 422
-    assert response.json()["detail"][0]["loc"] == ["sessions", 1, "chatbot"]
+    assert response.json()["detail"][0]["loc"] == ["body", "sessions", 1, "chatbot"]
     assert not Session.objects.exists()
 
 
@@ -79,7 +79,7 @@ def test_a_body_that_is_not_json_is_a_422(api, chatbot):
         "/api/v1/traffic", "{nope", content_type="application/json"
     )
     assert response.status_code == 422
-    assert response.json()["detail"][0]["loc"] == []
+    assert response.json()["detail"][0]["loc"] == ["body"]
 
 
 @override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=2048)
