@@ -1,48 +1,43 @@
-"""Keyset pagination by id: `?limit=` and an opaque `?cursor=`, answering items + next_cursor."""
+"""Keyset pagination by id for API lists: `?limit=` and an opaque `?cursor=`.
+
+Lists answer `{"items": [...], "next_cursor": "..." | null}`; a cursor the list never gave out
+is a 422 at `["query", "cursor"]`.
+"""
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Any
 
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from ninja import Field, Schema
-from ninja.errors import HttpError
+from ninja.errors import ValidationError
 from ninja.pagination import PaginationBase
+
+from evalloop.api.errors import problem
+from evalloop.lib import keyset
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
 
 
-def encode_cursor(last_id: int) -> str:
-    return base64.urlsafe_b64encode(f"id:{last_id}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> int:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        kind, _, value = raw.partition(":")
-        if kind != "id":
-            raise ValueError(kind)
-        return int(value)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise HttpError(422, "cursor: not a cursor this API gave out.") from None
-
-
 def page(
-    queryset: QuerySet[Any], *, limit: int, cursor: str | None, newest_first: bool = True
+    queryset: QuerySet[Any],
+    *,
+    limit: int,
+    cursor: str | None,
+    newest_first: bool = True,
+    at: tuple[str, ...] = ("query", "cursor"),
 ) -> tuple[list[Any], str | None]:
-    """Answer one page of `queryset` ordered by id, and the cursor of the next page."""
-    if cursor:
-        last = decode_cursor(cursor)
-        queryset = queryset.filter(id__lt=last) if newest_first else queryset.filter(id__gt=last)
-    queryset = queryset.order_by("-id" if newest_first else "id")
-    items = list(queryset[: limit + 1])
-    more = len(items) > limit
-    items = items[:limit]
-    return items, (encode_cursor(items[-1].id) if more else None)
+    """One page of `queryset` by id; a cursor it never gave out is a 422 at `at`."""
+    try:
+        return keyset.page(
+            queryset, order=("-id",) if newest_first else ("id",), limit=limit, cursor=cursor
+        )
+    except keyset.BadCursor:
+        raise ValidationError(
+            [problem("Not a cursor this list gave out.", *at, type="cursor")]
+        ) from None
 
 
 class CursorPagination(PaginationBase):

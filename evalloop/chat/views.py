@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
-from datetime import datetime
 from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Count, Max, QuerySet
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -21,7 +18,7 @@ from evalloop.chat.forms import ChatbotForm, LogImportForm, TagForm
 from evalloop.chat.log_import import import_log
 from evalloop.chat.models import Chatbot, Message, Session
 from evalloop.filters import FilterTimeout, Target, filter_time_limit, read_filter_request
-from evalloop.lib.moments import check_moment
+from evalloop.lib import keyset
 from evalloop.teams.access import get_for_team_or_404, team_objects
 from evalloop.teams.decorators import TeamRequest, team_view
 from evalloop.teams.permissions import Action
@@ -44,28 +41,15 @@ def chatbot_list(request: TeamRequest) -> HttpResponse:
     return render(request, "chat/chatbot_list.html", {"chatbots": chatbots, "form": form})
 
 
-def encode_cursor(session: Session) -> str:
-    raw = f"{session.created_at.isoformat()}|{session.pk}"
-    return base64.urlsafe_b64encode(raw.encode()).decode()
-
-
-def after_cursor(sessions: QuerySet[Session], cursor: str) -> QuerySet[Session]:
-    """Answer the sessions older than the cursor's (created_at, id); a bad cursor is a 404."""
-    try:
-        created, _, pk = base64.urlsafe_b64decode(cursor).decode().partition("|")
-        at, before = check_moment(datetime.fromisoformat(created)), int(pk)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise Http404("Not a page of this list.") from None
-    return sessions.filter(Q(created_at__lt=at) | Q(created_at=at, pk__lt=before))
-
-
 def newest_page(sessions: QuerySet[Session], cursor: str | None) -> tuple[list[Session], str]:
     """Answer a page of sessions, newest first, and the cursor of the next ("" if none)."""
-    if cursor:
-        sessions = after_cursor(sessions, cursor)
-    rows = list(sessions.order_by("-created_at", "-pk")[: PAGE_SIZE + 1])
-    more = len(rows) > PAGE_SIZE
-    return rows[:PAGE_SIZE], encode_cursor(rows[PAGE_SIZE - 1]) if more else ""
+    try:
+        rows, next_cursor = keyset.page(
+            sessions, order=("-created_at", "-pk"), limit=PAGE_SIZE, cursor=cursor
+        )
+    except keyset.BadCursor:
+        raise Http404("Not a page of this list.") from None
+    return rows, next_cursor or ""
 
 
 @team_view()
