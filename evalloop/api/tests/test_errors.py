@@ -157,3 +157,22 @@ def test_an_unexpected_error_is_a_logged_json_500_whatever_debug(api, monkeypatc
     assert detail(response) == [{"loc": [], "msg": "Internal server error; it was logged."}]
     assert b"Traceback" not in response.content
     assert any(record.exc_info and "boom" in str(record.exc_info[1]) for record in caplog.records)
+
+
+def test_a_refused_host_is_json_too():
+    response = Client(HTTP_HOST="evil.example").get("/api/v1/team")
+    assert response.status_code == 400
+    assert detail(response) == [{"loc": [], "msg": "Bad Request."}]
+
+
+def test_pages_outside_the_api_keep_their_html_errors():
+    response = Client().get("/no-such-page")
+    assert response.status_code == 404
+    assert not response["Content-Type"].startswith("application/json")
+
+
+@override_settings(DEBUG=True)
+def test_an_unknown_api_path_is_json_even_in_debug():
+    response = Client().get("/api/v1/no-such-thing")
+    assert response.status_code == 404
+    assert detail(response) == [{"loc": [], "msg": "No API operation at /api/v1/no-such-thing."}]
