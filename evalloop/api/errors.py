@@ -85,18 +85,14 @@ def on_invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
 
 
 def on_django_invalid(request: HttpRequest, exc: DjangoValidationError) -> HttpResponse:
-    # Services name the input fields they refuse, and every such field comes in the body.
     if not hasattr(exc, "error_dict"):
         return answer(422, [problem(message) for message in exc.messages])
-    return answer(
-        422,
-        [
-            problem(
-                " ".join(messages), *(["body"] if field == NON_FIELD_ERRORS else ["body", field])
-            )
-            for field, messages in exc.message_dict.items()
-        ],
-    )
+    # Services name the input fields they refuse, and every such field comes in the body.
+    items = []
+    for field, messages in exc.message_dict.items():
+        place = [] if field == NON_FIELD_ERRORS else [field]
+        items.append(problem(" ".join(messages), "body", *place))
+    return answer(422, items)
 
 
 def on_filter_error(request: HttpRequest, exc: FilterError) -> HttpResponse:
