@@ -48,13 +48,6 @@ class FilterError(ValueError):
         self.errors = errors
         super().__init__("; ".join(error_text(error) for error in errors))
 
-    def detail(self) -> list[dict[str, Any]]:
-        """The errors as an API answers them under `detail`."""
-        return [
-            {"loc": ["filter"] if e["index"] is None else ["filter", e["index"]], "msg": text} | e
-            for e, text in zip(self.errors, self.messages(), strict=True)
-        ]
-
     def messages(self) -> list[str]:
         return [error_text(error) for error in self.errors]
 
