@@ -16,7 +16,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from evalloop.api.errors import answer
 
 API_PREFIX = "/api/"
-KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
+REPLACED_HEADERS = {"content-type", "content-length"}
 
 
 class ApiErrorsMiddleware:
@@ -34,9 +34,11 @@ class ApiErrorsMiddleware:
 
 def as_json(request: HttpRequest, response: HttpResponseBase) -> HttpResponse:
     replaced = answer(response.status_code, message(request, response))
-    for header in KEPT_HEADERS:
-        if header in response:
-            replaced[header] = response[header]
+    # Keep what the answer said besides its body: Allow, Retry-After, security headers.
+    for header, value in response.items():
+        if header.lower() not in REPLACED_HEADERS:
+            replaced[header] = value
+    replaced.cookies = response.cookies
     return replaced
 
 

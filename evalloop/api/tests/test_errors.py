@@ -176,3 +176,4 @@ def test_an_unknown_api_path_is_json_even_in_debug():
     response = Client().get("/api/v1/no-such-thing")
     assert response.status_code == 404
     assert detail(response) == [{"loc": [], "msg": "No API operation at /api/v1/no-such-thing."}]
+    assert response["X-Content-Type-Options"] == "nosniff"  # the other headers stay
