@@ -10,6 +10,7 @@ Code raises; the handlers below render. One function per mapped exception.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -25,7 +26,7 @@ from django.db import OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI, Schema
-from ninja.errors import HttpError, ValidationError
+from ninja.errors import HttpError, Throttled, ValidationError
 from ninja.responses import NinjaJSONEncoder
 from pydantic import ConfigDict
 
@@ -111,6 +112,13 @@ def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     return answer(exc.status_code, str(exc))
 
 
+def on_throttled(request: HttpRequest, exc: Throttled) -> HttpResponse:
+    response = answer(429, str(exc))
+    if exc.wait is not None:
+        response["Retry-After"] = str(math.ceil(exc.wait))
+    return response
+
+
 def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
     return answer(404, "Not found.")
 
@@ -155,6 +163,7 @@ HANDLERS: dict[type[Exception], Callable[[HttpRequest, Any], HttpResponse]] = {
     DjangoValidationError: on_django_invalid,
     FilterError: on_filter_error,
     HttpError: on_http_error,
+    Throttled: on_throttled,
     Http404: on_not_found,
     PermissionDenied: on_denied,
     Conflict: on_conflict,

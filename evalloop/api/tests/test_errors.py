@@ -6,6 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.test import Client, RequestFactory, override_settings
 from ninja import NinjaAPI
+from ninja.errors import Throttled
 
 from evalloop.api import errors
 from evalloop.chat.tests.factories import ChatbotFactory
@@ -56,6 +57,13 @@ def test_a_django_validation_error_names_its_body_field():
 def test_a_validation_error_without_a_field_has_an_empty_loc():
     response = handle(ValidationError("Nope."))
     assert detail(response) == [{"loc": [], "msg": "Nope."}]
+
+
+def test_throttling_is_429_with_retry_after():
+    response = handle(Throttled(wait=2.5))
+    assert response.status_code == 429
+    assert response["Retry-After"] == "3"
+    assert detail(response) == [{"loc": [], "msg": "Too many requests."}]
 
 
 def test_a_conflict_is_409_with_the_same_shape():
