@@ -185,3 +185,11 @@ def test_an_unknown_api_path_is_json_even_in_debug():
     assert response.status_code == 404
     assert detail(response) == [{"loc": [], "msg": "No API operation at /api/v1/no-such-thing."}]
     assert response["X-Content-Type-Options"] == "nosniff"  # the other headers stay
+
+
+@pytest.mark.django_db
+def test_too_many_query_fields_is_400(api):
+    query = "&".join(f"f{n}=1" for n in range(10_001))
+    response = api(Role.VIEWER).client.get(f"/api/v1/datasets?{query}")
+    assert response.status_code == 400
+    detail(response)
