@@ -17,7 +17,9 @@ class JsonObjectParser(Parser):
     def parse_body(self, request: HttpRequest) -> dict[str, Any]:
         try:
             data = json.loads(request.body)
-        except (ValueError, RecursionError) as exc:
+        except RecursionError:
+            raise UnreadableBody("The body is JSON nested too deeply to read.") from None
+        except ValueError as exc:
             raise UnreadableBody(f"The body is not valid JSON: {exc}") from None
         if not isinstance(data, dict):
             raise UnreadableBody("The body must be a JSON object.")
