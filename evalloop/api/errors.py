@@ -153,6 +153,10 @@ def on_bad_request(request: HttpRequest, exc: Exception) -> HttpResponse:
     return answer(400, str(exc) or "The request cannot be read.")
 
 
+def on_unreadable_multipart(request: HttpRequest, exc: MultiPartParserError) -> HttpResponse:
+    return answer(400, [problem(f"The multipart body cannot be read: {exc}.", "body")])
+
+
 def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
     # Django logs it with its traceback; the API middleware answers the JSON 500.
     raise exc
@@ -172,7 +176,7 @@ HANDLERS: dict[type[Exception], Callable[[HttpRequest, Any], HttpResponse]] = {
     OperationalError: on_busy,
     BadRequest: on_bad_request,
     SuspiciousOperation: on_bad_request,
-    MultiPartParserError: on_bad_request,
+    MultiPartParserError: on_unreadable_multipart,
     Exception: on_unexpected,
 }
 
