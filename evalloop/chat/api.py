@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
@@ -29,7 +31,6 @@ from evalloop.chat.schemas import (
     TrafficSummaryOut,
 )
 from evalloop.filters import (
-    Filter,
     FilterError,
     Target,
     apply_filter,
@@ -117,18 +118,24 @@ def _session(request: HttpRequest, action: Action, slug: str, external_id: str) 
     return get_for_team_or_404(_sessions(team), team, chatbot__slug=slug, external_id=external_id)
 
 
-def _filter(raw: Any) -> Filter:
+@contextmanager
+def _filter_errors_at(*at: str) -> Iterator[None]:
+    """Place the errors of a filter (unreadable, or stopped by the time limit) at `at`."""
     try:
-        return parse_filter(raw or "[]", target=Target.SESSION)
+        yield
     except FilterError as exc:
-        raise ValidationError(filter_problems(exc, "query", "filter")) from None
+        raise ValidationError(filter_problems(exc, *at)) from None
 
 
-def _filtered_sessions(request: HttpRequest, slug: str, raw_filter: Any) -> QuerySet[Session]:
+def _filtered_sessions(
+    request: HttpRequest, slug: str, raw_filter: Any, *, at: tuple[str, str]
+) -> QuerySet[Session]:
     team = api_team(request)
     chatbot = get_for_team_or_404(Chatbot, team, slug=slug)
     sessions = _sessions(team).filter(chatbot=chatbot)
-    return apply_filter(sessions, _filter(raw_filter), team=team)
+    with _filter_errors_at(*at):
+        flt = parse_filter(raw_filter or "[]", target=Target.SESSION)
+    return apply_filter(sessions, flt, team=team)
 
 
 class FilteredPagination(CursorPagination):
@@ -137,7 +144,7 @@ class FilteredPagination(CursorPagination):
     def paginate_queryset(
         self, queryset: QuerySet[Any], pagination: Any, request: HttpRequest, **params: Any
     ) -> dict[str, Any]:
-        with filter_time_limit():
+        with _filter_errors_at("query", "filter"), filter_time_limit():
             return super().paginate_queryset(queryset, pagination, request, **params)
 
 
@@ -166,7 +173,7 @@ SEARCH_PATH = "/chatbots/{slug}/sessions/search"
 )
 @paginate(FilteredPagination)
 def list_sessions(request: HttpRequest, slug: str, filter: str | None = None) -> QuerySet[Session]:
-    return _filtered_sessions(request, slug, filter)
+    return _filtered_sessions(request, slug, filter, at=("query", "filter"))
 
 
 @router.post(
@@ -177,9 +184,11 @@ def list_sessions(request: HttpRequest, slug: str, filter: str | None = None) ->
     'URL: `{"filter": [...], "limit": 50, "cursor": null}`. Newest first.',
 )
 def search_sessions(request: HttpRequest, slug: str, body: SessionSearchIn) -> dict[str, Any]:
-    sessions = _filtered_sessions(request, slug, body.filter)
-    with filter_time_limit():
-        items, next_cursor = page(sessions, limit=body.limit, cursor=body.cursor)
+    sessions = _filtered_sessions(request, slug, body.filter, at=("body", "filter"))
+    with _filter_errors_at("body", "filter"), filter_time_limit():
+        items, next_cursor = page(
+            sessions, limit=body.limit, cursor=body.cursor, at=("body", "cursor")
+        )
     return {"items": items, "next_cursor": next_cursor}
 
 

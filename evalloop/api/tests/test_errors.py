@@ -82,6 +82,7 @@ def test_a_bad_filter_answers_the_same_shape_from_every_endpoint(api, cast):
             client.get("/chatbots/support/sessions", filter=json.dumps(BAD_FILTER)),
         ],
         ("body", "filter"): [
+            client.post("/chatbots/support/sessions/search", {"filter": BAD_FILTER}),
             client.post("/filters/validate", {"target": "session", "filter": BAD_FILTER}),
             client.post(f"/datasets/{dataset.pk}/import", in_body),
             client.post(f"/datasets/{dataset.pk}/import/count", in_body),

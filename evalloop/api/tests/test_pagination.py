@@ -37,3 +37,9 @@ def test_pages_follow_each_other(api, lists):
     assert ids == sorted(ids, reverse=True)
     assert len(set(ids)) == 3
     assert second["next_cursor"] is None
+
+
+def test_a_malformed_cursor_in_a_body_is_named_there(api, lists):
+    response = api(Role.VIEWER).post("/chatbots/support/sessions/search", {"cursor": "nope"})
+    assert response.status_code == 422
+    assert [item["loc"] for item in response.json()["detail"]] == [["body", "cursor"]]

@@ -137,7 +137,7 @@ def test_a_search_takes_a_filter_too_long_for_a_url(api, chatbot, session):
     client = api(Role.VIEWER)
     too_long = client.get("/chatbots/support/sessions", filter=json.dumps(flt))
     assert too_long.status_code == 414
-    assert too_long.json()["detail"][0]["loc"] == ["url"]
+    assert too_long.json()["detail"][0]["loc"] == []
     assert "POST /api/v1/chatbots/{slug}/sessions/search" in too_long.json()["detail"][0]["msg"]
     response = client.post("/chatbots/support/sessions/search", {"filter": flt})
     assert response.status_code == 200
@@ -149,7 +149,7 @@ def test_a_bad_search_is_a_422_naming_the_clause(api, chatbot):
     response = api(Role.VIEWER).post("/chatbots/support/sessions/search", {"filter": clauses})
     assert response.status_code == 422
     [error] = response.json()["detail"]
-    assert error["loc"][:2] == ["filter", 1]
+    assert error["loc"] == ["body", "filter", 1, "message_content"]
     assert error["msg"] == (
         "clause 2 (message_content): regex: lookaround like (?=...) is not supported"
     )
