@@ -25,6 +25,7 @@ DESCRIPTIONS = {
     409: "Conflicts with the current state; nothing was written.",
     411: "Send the body with a Content-Length header, not chunked.",
     413: "The request body is too large.",
+    414: "The URL is too long; send a long filter in a request body instead.",
     422: "Invalid input: `detail` names each problem by its `loc`; nothing was written.",
     429: "Too many requests: retry after `Retry-After` seconds.",
     503: "The database is busy: retry after `Retry-After` seconds; nothing was written.",
@@ -35,7 +36,7 @@ RETRY_AFTER = {
         "schema": {"type": "integer"},
     }
 }
-ALWAYS = (400, 422, 503)
+ALWAYS = (400, 414, 422, 503)
 AUTHENTICATED = (401, 429)
 
 

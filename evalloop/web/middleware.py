@@ -101,7 +101,7 @@ class UrlLengthMiddleware:
                 f"The URL is {length} characters long; at most {MAX_URL_LENGTH} are read. "
                 f"Send a long filter in a request body instead: {SEARCH}."
             )
-            return JsonResponse({"detail": [{"loc": ["url"], "msg": message}]}, status=414)
+            return JsonResponse({"detail": [{"loc": [], "msg": message}]}, status=414)
         context = {"length": length, "limit": MAX_URL_LENGTH, "back": request.path}
         context["previous"] = previous_page(request)
         return render(request, "web/url_too_long.html", context, status=414)
