@@ -26,7 +26,7 @@ from django.db import OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI, Schema
-from ninja.errors import HttpError, Throttled, ValidationError
+from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 from ninja.responses import NinjaJSONEncoder
 from pydantic import ConfigDict
 
@@ -112,6 +112,12 @@ def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     return answer(exc.status_code, str(exc))
 
 
+def on_unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    response = answer(401, "Send a valid team API key: `Authorization: Bearer <key>`.")
+    response["WWW-Authenticate"] = "Bearer"
+    return response
+
+
 def on_throttled(request: HttpRequest, exc: Throttled) -> HttpResponse:
     response = answer(429, str(exc))
     if exc.wait is not None:
@@ -167,6 +173,7 @@ HANDLERS: dict[type[Exception], Callable[[HttpRequest, Any], HttpResponse]] = {
     DjangoValidationError: on_django_invalid,
     FilterError: on_filter_error,
     HttpError: on_http_error,
+    AuthenticationError: on_unauthenticated,
     Throttled: on_throttled,
     Http404: on_not_found,
     PermissionDenied: on_denied,

@@ -129,6 +129,8 @@ def test_every_error_is_json_with_loc_and_msg(api, status, method, path):
     assert item["loc"] == []
     if status == 405:
         assert "GET" in response["Allow"]
+    if status == 401:
+        assert response["WWW-Authenticate"] == "Bearer"
 
 
 @pytest.mark.django_db
