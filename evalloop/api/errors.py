@@ -37,6 +37,7 @@ from evalloop.lib.errors import Conflict
 from evalloop.teams.throttle import Throttled as TooManyFailures
 
 Loc = list[str | int]
+CONTENT_TYPE = "application/json; charset=utf-8"  # as the API's answers that succeed
 
 
 class Problem(Schema):
@@ -70,7 +71,9 @@ def problem(msg: str, *loc: str | int, type: str | None = None) -> dict[str, Any
 def answer(status: int, detail: str | Sequence[Mapping[str, Any]]) -> HttpResponse:
     """The JSON error response; a bare message is a problem with the request as a whole."""
     items = [problem(detail)] if isinstance(detail, str) else list(detail)
-    return JsonResponse({"detail": items}, status=status, encoder=NinjaJSONEncoder)
+    return JsonResponse(
+        {"detail": items}, status=status, encoder=NinjaJSONEncoder, content_type=CONTENT_TYPE
+    )
 
 
 def filter_problems(exc: FilterError, *at: str) -> list[dict[str, Any]]:

@@ -29,7 +29,7 @@ def handle(exc: Exception):
 
 
 def detail(response):
-    assert response["Content-Type"] == "application/json"
+    assert response["Content-Type"].startswith("application/json")
     body = json.loads(response.content)
     assert set(body) == {"detail"}
     for item in body["detail"]:

@@ -9,6 +9,7 @@ requests reach past the 404.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -20,6 +21,7 @@ from django.core.handlers.wsgi import WSGIHandler
 from django.db import close_old_connections
 from hypothesis import strategies as st
 
+from evalloop.chat import services as chat_services
 from evalloop.chat.ingest import ingest_traffic, parse_batch
 from evalloop.datasets.models import ImportJob, Mode, Row
 from evalloop.datasets.tests.factories import DatasetFactory, RowFactory
@@ -62,9 +64,8 @@ class Seed:
 
     def __init__(self, team: Team) -> None:
         self.team = team
-        chatbot = team.chatbots.create(slug="support", name="Support")
-        ingest_traffic(team=team, batch=parse_batch(str(BATCH).replace("'", '"')))
-        self.chatbot = chatbot
+        self.chatbot = chat_services.create_chatbot(team=team, slug="support", name="Support")
+        ingest_traffic(team=team, batch=parse_batch(json.dumps(BATCH)))
         self.dataset = DatasetFactory(team=team, mode=Mode.SESSION, name="Seeded")
         DatasetFactory(team=team, mode=Mode.SESSION, name="Copies")
         # A running import keeps the dataset from deletion: DELETE answers 409.
