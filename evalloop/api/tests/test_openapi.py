@@ -5,6 +5,7 @@ import re
 from collections import Counter
 
 import pytest
+from django.contrib.staticfiles import finders
 from django.test import Client
 from openapi_spec_validator import validate
 
@@ -86,5 +87,7 @@ def test_the_docs_page_renders_the_document():
     assert page.status_code == 200
     html = page.content.decode()
     assert "/api/v1/openapi.json" in html
-    for asset in re.findall(r'(?:src|href)="(/static/[^"]+)"', html):
-        assert client.get(asset).status_code == 200, asset
+    assets = re.findall(r'(?:src|href)="/static/([^"]+)"', html)
+    assert assets
+    for asset in assets:  # shipped, so collectstatic picks them up
+        assert finders.find(asset), asset
