@@ -176,7 +176,7 @@ def test_a_batch_over_the_message_limit_is_a_422_naming_it(api, chatbot, monkeyp
     assert response.status_code == 422
     assert response.json()["detail"] == [
         {
-            "loc": ["sessions"],
+            "loc": ["body", "sessions"],
             "msg": "At most 1 messages per batch, this one has 2: send it in smaller batches.",
         }
     ]
@@ -191,6 +191,6 @@ def test_a_batch_over_the_session_limit_is_a_422_naming_it(api, chatbot):
     ]
     response = api(Role.EDITOR).post("/traffic", {"sessions": sessions})
     assert response.status_code == 422
-    assert response.json()["detail"][0]["loc"] == ["sessions"]
+    assert response.json()["detail"][0]["loc"] == ["body", "sessions"]
     assert "1000" in response.json()["detail"][0]["msg"]
     assert not Session.objects.exists()
