@@ -6,7 +6,10 @@ from evalloop.chat import views
 app_name = "chat"
 urlpatterns = [
     path("", views.chatbot_list, name="chatbot-list"),
-    path("<slug:slug>/", RedirectView.as_view(pattern_name="chat:session-list")),
+    path(
+        "<slug:slug>/",
+        RedirectView.as_view(pattern_name="chat:session-list", query_string=True),
+    ),
     path("<slug:slug>/sessions/", views.session_list, name="session-list"),
     path("<slug:slug>/import/", views.log_upload, name="log-import"),
     path("<slug:slug>/sessions/<id:pk>/", views.transcript, name="transcript"),

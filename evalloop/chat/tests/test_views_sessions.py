@@ -144,3 +144,9 @@ def test_the_list_query_count_does_not_grow_with_rows(
         services.change_session_tags(session=session, add=["a", f"t-{n}"])
     with django_assert_num_queries(len(few.captured_queries)):
         client.get(url)
+
+
+def test_the_chatbot_address_keeps_the_filter_on_its_way_to_the_list(cast, login, chatbot, url):
+    response = login(cast.viewer).get(f"/chatbots/{chatbot.slug}/", {"f": "ended:eq:true"})
+    assert response.status_code == 302
+    assert response["Location"] == f"{url}?f=ended%3Aeq%3Atrue"
