@@ -9,6 +9,7 @@ product does (now minus a filter's duration), and hold every real conversation.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -17,6 +18,8 @@ from pydantic_core import PydanticCustomError
 
 if TYPE_CHECKING:
     from django.db.backends.base.base import BaseDatabaseWrapper
+    from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+    from django.db.migrations.state import StateApps
 
 EARLIEST = datetime(1000, 1, 1, tzinfo=UTC)
 LATEST = datetime(9000, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC)
@@ -92,3 +95,15 @@ def _sqlite_tests(c: str) -> tuple[str, str, list[str]]:
         f" OR date({day}, '+0 days') != {day} OR datetime({c}) < %s OR datetime({c}) > %s)"
     )
     return late, bad, [end.strftime("%Y-%m-%d %H:%M:%S") for end in (EARLIEST, LATEST)]
+
+
+def clamp_app_times(app_label: str) -> Callable[[StateApps, BaseDatabaseSchemaEditor], None]:
+    """A migration step clamping every stored time of the app's models (see above)."""
+
+    def clamp(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
+        for model in apps.get_app_config(app_label).get_models():
+            for field in model._meta.concrete_fields:
+                if field.get_internal_type() == "DateTimeField" and field.column:
+                    clamp_stored_times(schema_editor.connection, model._meta.db_table, field.column)
+
+    return clamp

@@ -13,6 +13,7 @@ Without it the tests are skipped locally; in CI (CI=true) that is a failure.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -21,6 +22,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -166,3 +168,14 @@ def logged_in_page(page, member: Member):  # type: ignore[no-untyped-def]
     """Answer a browser tab logged in as `member`, on the team's home page."""
     log_in(page, member)
     return page
+
+
+def call(server: Server, key: str, path: str, body: Any) -> Any:
+    """POST `body` as JSON to the API of the running server, with a team API key."""
+    request = urllib.request.Request(
+        f"{server.url}/api/v1{path}",
+        data=json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())

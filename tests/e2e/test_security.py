@@ -6,16 +6,14 @@ every htmx exchange is checked for violations reported in the console.
 
 from __future__ import annotations
 
-import json
 import re
 import urllib.error
 import urllib.request
-from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import Member, Server, log_in
+from tests.e2e.conftest import Member, Server, call, log_in
 
 CSP_MARKS = ("Content Security Policy", "Content-Security-Policy")
 
@@ -31,16 +29,6 @@ def watch(page) -> list[str]:  # type: ignore[no-untyped-def]
     page.on("console", on_console)
     page.on("pageerror", lambda error: problems.append(f"uncaught: {error}"))
     return problems
-
-
-def call(server: Server, key: str, path: str, body: Any) -> Any:
-    request = urllib.request.Request(
-        f"{server.url}/api/v1{path}",
-        data=json.dumps(body).encode(),
-        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
 
 
 @pytest.fixture(scope="module")

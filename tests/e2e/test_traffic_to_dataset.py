@@ -7,25 +7,13 @@ session there.
 
 from __future__ import annotations
 
-import json
 import re
-import urllib.request
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import Member, Server
-
-
-def call(server: Server, key: str, path: str, body: Any) -> Any:
-    request = urllib.request.Request(
-        f"{server.url}/api/v1{path}",
-        data=json.dumps(body).encode(),
-        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
+from tests.e2e.conftest import Member, Server, call
 
 
 def session(external_id: str, question: str, tags: list[str]) -> dict[str, Any]:

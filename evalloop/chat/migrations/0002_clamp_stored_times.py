@@ -5,17 +5,8 @@ Before times were checked where they come in, a time such as 9999-12-31T23:00:00
 """
 
 from django.db import migrations
-from django.db.backends.base.schema import BaseDatabaseSchemaEditor
-from django.db.migrations.state import StateApps
 
-from evalloop.lib.moments import clamp_stored_times
-
-
-def clamp(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
-    for model in apps.get_app_config("chat").get_models():
-        for field in model._meta.concrete_fields:
-            if field.get_internal_type() == "DateTimeField":
-                clamp_stored_times(schema_editor.connection, model._meta.db_table, field.column)
+from evalloop.lib.moments import clamp_app_times
 
 
 class Migration(migrations.Migration):
@@ -24,5 +15,5 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunPython(clamp, migrations.RunPython.noop, elidable=True),
+        migrations.RunPython(clamp_app_times("chat"), migrations.RunPython.noop, elidable=True),
     ]
