@@ -3,6 +3,7 @@ from __future__ import annotations
 import io
 from datetime import timedelta
 
+import pytest
 from django.urls import reverse
 from django.utils import timezone
 
@@ -409,6 +410,17 @@ def test_an_unsafe_next_url_is_ignored(cast, login, dataset, chatbot):
             "next": "https://evil.example/",
         },
     )
+    assert response.url == url("dataset-detail", dataset.pk)
+
+
+@pytest.mark.parametrize("next_url", ["NaN", "-1", "dataset-list", "javascript:alert(1)"])
+def test_a_next_that_is_not_a_url_of_ours_is_ignored(cast, login, dataset, chatbot, next_url):
+    (session,) = vip_sessions(chatbot, 1)
+    response = login(cast.editor).post(
+        url("add-sessions"),
+        {"dataset": dataset.pk, "chatbot": "support", "session": session.pk, "next": next_url},
+    )
+    assert response.status_code == 302
     assert response.url == url("dataset-detail", dataset.pk)
 
 
