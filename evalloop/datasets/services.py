@@ -99,6 +99,10 @@ def update_dataset(
 
 @transaction.atomic
 def delete_dataset(*, dataset: Dataset) -> None:
+    # Every writer of rows locks the dataset first: waiting for that lock before the delete
+    # reads which rows to take along means a row added meanwhile goes too, rather than
+    # failing the delete on its foreign key.
+    lock_dataset(dataset)
     if dataset.import_jobs.active().exists():
         raise Conflict("An import into this dataset is still running; delete it when it ends.")
     dataset.delete()
