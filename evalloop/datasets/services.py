@@ -288,6 +288,7 @@ def _start_job(
     from evalloop.datasets import tasks  # tasks call back into this module
 
     with transaction.atomic():
+        lock_dataset(dataset)  # a job for a dataset deleted meanwhile would point nowhere
         job = ImportJob.objects.create(
             dataset=dataset,
             params=selection.to_params(),

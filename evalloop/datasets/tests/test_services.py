@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.http import Http404
 from django.utils import timezone
 
 from evalloop.chat.models import SessionTag
@@ -228,6 +229,16 @@ def test_another_teams_chatbot_cannot_be_selected(chatbot):
 @pytest.fixture
 def small_threshold(monkeypatch):
     monkeypatch.setattr(services, "LARGE_IMPORT_SOURCES", 2)
+
+
+def test_a_large_import_into_a_dataset_deleted_meanwhile_is_a_404(chatbot, small_threshold):
+    tagged_sessions(chatbot, 3)
+    dataset = DatasetFactory(team=chatbot.team)
+    selection = services.select_matching(team=chatbot.team, chatbot=chatbot, filter=vip_filter())
+    Dataset.objects.filter(pk=dataset.pk).delete()
+    with pytest.raises(Http404):
+        services.import_sessions(dataset=dataset, selection=selection)
+    assert not ImportJob.objects.exists()
 
 
 @pytest.mark.parametrize("mode", [Mode.MESSAGE, Mode.SESSION])
