@@ -14,10 +14,17 @@ from pydantic import BaseModel
 from evalloop.api.auth import api_team
 from evalloop.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, CursorPagination, page
 from evalloop.chat import services
-from evalloop.chat.ingest import MAX_MESSAGES_PER_BATCH, IngestError, ingest_traffic, parse_batch
+from evalloop.chat.ingest import (
+    MAX_MESSAGES_PER_BATCH,
+    MAX_TAGS_PER_BATCH,
+    IngestError,
+    ingest_traffic,
+    parse_batch,
+)
 from evalloop.chat.models import Chatbot, Message, Session
 from evalloop.chat.schemas import (
     MAX_SESSIONS_PER_BATCH,
+    MAX_TAGS_PER_ITEM,
     ChatbotIn,
     ChatbotOut,
     SessionDetailOut,
@@ -82,8 +89,9 @@ def get_chatbot(request: HttpRequest, slug: str) -> Chatbot:
     response=TrafficSummaryOut,
     summary="Ingest a batch of sessions, messages and tags",
     description="Idempotent by external ids; one transaction; an invalid item rejects the "
-    f"whole batch with its index. At most {MAX_SESSIONS_PER_BATCH} sessions and "
-    f"{MAX_MESSAGES_PER_BATCH} messages per batch (422 beyond). A busy database answers 503 "
+    f"whole batch with its index. At most {MAX_SESSIONS_PER_BATCH} sessions, "
+    f"{MAX_MESSAGES_PER_BATCH} messages and {MAX_TAGS_PER_BATCH} tags per batch, "
+    f"{MAX_TAGS_PER_ITEM} tags per session or message (422 beyond). A busy database answers 503 "
     "with Retry-After and stores nothing: send the same batch again. See docs/ingestion.md.",
     openapi_extra={
         "requestBody": {

@@ -208,6 +208,13 @@ def test_an_empty_tag_is_a_422(api, session):
     assert response.json()["detail"][0]["loc"][-2:] == ["add", 0]
 
 
+def test_more_than_a_hundred_tags_in_one_change_is_a_422(api, session):
+    tags = [f"t-{n}" for n in range(101)]
+    response = api(Role.EDITOR).post("/chatbots/support/sessions/s-1/tags", {"add": tags})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"][-1] == "add"
+
+
 def test_the_viewer_cannot_end_or_tag(api, session):
     client = api(Role.VIEWER)
     assert client.post("/chatbots/support/sessions/s-1/end").status_code == 403
