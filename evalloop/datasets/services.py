@@ -11,6 +11,7 @@ from typing import IO, Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.http import Http404
 from django.utils import timezone
 
 from evalloop.chat.models import Chatbot, Message, Role, Session
@@ -343,6 +344,8 @@ def _undo_upload(dataset: Dataset, undo: csvio.Undo) -> None:
         return
     try:
         busy.retry_when_busy(partial(_apply_undo, dataset, undo))
+    except Http404:
+        pass  # the dataset was deleted meanwhile, and the rows written went with it
     except Exception:
         logger.exception(
             "Could not undo a failed CSV upload into dataset %s: %d rows stay.",
