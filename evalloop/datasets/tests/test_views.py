@@ -193,6 +193,18 @@ def test_an_editor_adds_and_edits_a_row(cast, login, dataset):
     assert (row.expected_output, row.edited) == ("ideal", True)
 
 
+def test_an_empty_or_missing_json_field_of_the_row_form_stores_it_empty(cast, login, dataset):
+    client = login(cast.editor)
+    response = client.post(url("row-create", dataset.pk), {"input": "q", "history": ""})
+    assert response.status_code == 302
+    row = dataset.rows.get()
+    assert (row.history, row.context, row.participant_data, row.state) == ([], {}, {}, {})
+    response = client.post(url("row-edit", dataset.pk, row.pk), {"input": "edited"})
+    assert response.status_code == 302
+    row.refresh_from_db()
+    assert (row.input, row.history, row.state) == ("edited", [], {})
+
+
 def test_a_row_with_a_bad_history_is_a_form_error(cast, login, dataset):
     form = {"history": '[{"role": "bot"}]', "context": "{}", "participant_data": "{}"}
     response = login(cast.editor).post(url("row-create", dataset.pk), form | {"state": "{}"})
