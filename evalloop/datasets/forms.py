@@ -72,7 +72,7 @@ class RowForm(forms.ModelForm):
         for name in JSON_FIELDS:
             # An empty box means an empty list or object: the columns hold no NULL.
             if data.get(name) is None and name not in self.errors:
-                data[name] = Row._meta.get_field(name).get_default()
+                data[name] = [] if name == "history" else {}
         return data
 
 
