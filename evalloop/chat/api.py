@@ -42,6 +42,7 @@ from evalloop.filters import (
     filter_time_limit,
     parse_filter,
 )
+from evalloop.lib.inputs import Strict
 from evalloop.teams.access import get_for_team_or_404, team_objects
 from evalloop.teams.models import Team
 from evalloop.teams.permissions import Action
@@ -146,7 +147,7 @@ class FilteredPagination(CursorPagination):
             return super().paginate_queryset(queryset, pagination, request, **params)
 
 
-class SessionSearchIn(Schema):
+class SessionSearchIn(Strict):
     filter: list[Any] = Field(default_factory=list, description="Clauses, as for GET's filter.")
     limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
     cursor: str | None = None
