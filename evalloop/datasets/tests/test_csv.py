@@ -143,6 +143,14 @@ def test_an_upload_into_a_dataset_deleted_meanwhile_is_a_404_with_nothing_left_t
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
+def test_a_file_over_the_size_limit_is_refused_before_it_is_read(dataset, monkeypatch):
+    monkeypatch.setattr(csvio, "MAX_UPLOAD_BYTES", 2**20)
+    assert problems_of(dataset, "input\n" + "q" * 2**20 + "\n") == [
+        (None, None, "The file is larger than 1 MB: split it.")
+    ]
+    assert not dataset.rows.exists()
+
+
 def test_unknown_and_repeated_columns_are_reported_on_the_header(dataset):
     problems = problems_of(dataset, "input,inptu,input,metadata.x,context.\nq,q,q,1,2\n")
     assert [(row, column) for row, column, _ in problems] == [
