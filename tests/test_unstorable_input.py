@@ -160,6 +160,25 @@ def test_a_multipart_body_without_a_boundary_is_a_400(editor, dataset, cast, log
     assert page.status_code == 400
 
 
+def test_an_api_form_body_with_too_many_fields_is_a_400_in_json(editor, dataset):
+    body = "&".join(f"f{n}=v" for n in range(10_001))
+    response = editor.client.post(
+        f"/api/v1/datasets/{dataset.pk}/csv", body, content_type="application/x-www-form-urlencoded"
+    )
+    assert response.status_code == 400
+    assert response.json()["detail"][0]["loc"] == ["body"]
+
+
+def test_an_api_form_body_too_large_is_a_413_in_json(editor, dataset, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
+    body = "f=" + "x" * 2048
+    response = editor.client.post(
+        f"/api/v1/datasets/{dataset.pk}/csv", body, content_type="application/x-www-form-urlencoded"
+    )
+    assert response.status_code == 413
+    assert response.json()["detail"][0]["loc"] == ["body"]
+
+
 # URLs, headers, cookies
 
 
@@ -172,6 +191,13 @@ def test_a_nul_in_a_path_query_or_header_is_a_400(editor, chatbot, cast):
     assert listed.json()["detail"][0]["loc"] == ["query", "cursor"]
     keyed = Client(HTTP_AUTHORIZATION="Bearer ev_\x00").get("/api/v1/team")
     assert keyed.status_code == 400
+
+
+def test_a_nul_in_a_page_url_is_a_400_page_saying_why_without_a_traceback(cast, login, caplog):
+    response = login(cast.editor).get("/datasets/", {"q": "a\x00"})
+    assert response.status_code == 400
+    assert "NUL character" in response.content.decode()
+    assert all(record.exc_info is None for record in caplog.records)
 
 
 def test_a_tampered_session_cookie_logs_out_instead_of_failing(cast, login):

@@ -17,10 +17,17 @@ from evalloop.api.auth import api_team
 from evalloop.api.errors import answers, filter_problems
 from evalloop.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, CursorPagination, page
 from evalloop.chat import services
-from evalloop.chat.ingest import MAX_MESSAGES_PER_BATCH, IngestError, ingest_traffic, parse_batch
+from evalloop.chat.ingest import (
+    MAX_MESSAGES_PER_BATCH,
+    MAX_TAGS_PER_BATCH,
+    IngestError,
+    ingest_traffic,
+    parse_batch,
+)
 from evalloop.chat.models import Chatbot, Message, Session
 from evalloop.chat.schemas import (
     MAX_SESSIONS_PER_BATCH,
+    MAX_TAGS_PER_ITEM,
     ChatbotIn,
     ChatbotOut,
     SessionDetailOut,
@@ -87,8 +94,9 @@ def get_chatbot(request: HttpRequest, slug: str) -> Chatbot:
     response={200: TrafficSummaryOut, **answers(403, 411)},
     summary="Ingest a batch of sessions, messages and tags",
     description="Idempotent by external ids; one transaction; an invalid item rejects the "
-    f"whole batch with its index. At most {MAX_SESSIONS_PER_BATCH} sessions and "
-    f"{MAX_MESSAGES_PER_BATCH} messages per batch (422 beyond). A busy database answers 503 "
+    f"whole batch with its index. At most {MAX_SESSIONS_PER_BATCH} sessions, "
+    f"{MAX_MESSAGES_PER_BATCH} messages and {MAX_TAGS_PER_BATCH} tags per batch, "
+    f"{MAX_TAGS_PER_ITEM} tags per session or message (422 beyond). A busy database answers 503 "
     "with Retry-After and stores nothing: send the same batch again. See docs/ingestion.md.",
     openapi_extra={
         "requestBody": {

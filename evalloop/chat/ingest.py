@@ -34,6 +34,7 @@ MAX_REPORTED_ERRORS = 100
 # With MAX_SESSIONS_PER_BATCH, what keeps one batch's transaction short (well under a
 # second on SQLite, which lets one writer in at a time).
 MAX_MESSAGES_PER_BATCH = 10_000
+MAX_TAGS_PER_BATCH = 10_000  # session and message tags together
 SESSION_FIELDS = ("participant", "channel", "version", "state", "participant_data", "created_at")
 UPSERT_FIELDS = [
     *SESSION_FIELDS,
@@ -101,17 +102,29 @@ def ingest_traffic(*, team: Team, batch: TrafficBatch) -> IngestSummary:
 
 
 def _check_size(batch: TrafficBatch) -> None:
-    count = sum(len(session.messages) for session in batch.sessions)
-    if count > MAX_MESSAGES_PER_BATCH:
-        raise IngestError(
-            [
-                {
-                    "loc": ["sessions"],
-                    "msg": f"At most {MAX_MESSAGES_PER_BATCH} messages per batch, this one has "
-                    f"{count}: send it in smaller batches.",
-                }
-            ]
-        )
+    messages = sum(len(session.messages) for session in batch.sessions)
+    if messages > MAX_MESSAGES_PER_BATCH:
+        raise _too_large("messages", MAX_MESSAGES_PER_BATCH, messages)
+    tags = sum(_batch_tags(session) for session in batch.sessions)
+    if tags > MAX_TAGS_PER_BATCH:
+        raise _too_large("tags", MAX_TAGS_PER_BATCH, tags)
+
+
+def _batch_tags(session: SessionIn) -> int:
+    """Answer how many tags `session` brings to a batch, its messages' included."""
+    return len(session.tags) + sum(len(message.tags) for message in session.messages)
+
+
+def _too_large(what: str, limit: int, count: int) -> IngestError:
+    return IngestError(
+        [
+            {
+                "loc": ["sessions"],
+                "msg": f"At most {limit} {what} per batch, this one has {count}: "
+                "send it in smaller batches.",
+            }
+        ]
+    )
 
 
 @contextmanager

@@ -22,9 +22,10 @@ import pydantic
 from django.utils import timezone
 from pydantic import StringConstraints, field_validator, model_validator
 
+from evalloop.chat import ingest
 from evalloop.chat.ingest import IngestSummary, ingest_traffic
 from evalloop.chat.models import Chatbot, Role
-from evalloop.chat.schemas import ExternalId, MessageIn, SessionIn, TagName, TrafficBatch
+from evalloop.chat.schemas import ExternalId, MessageIn, SessionIn, TagList, TrafficBatch
 from evalloop.lib import busy
 from evalloop.lib.inputs import Strict, load_json
 from evalloop.lib.moments import timestamp_in_range
@@ -45,8 +46,8 @@ class LogRow(Strict):
     role: Role
     content: str
     created_at: datetime
-    tags: list[TagName] = []
-    session_tags: list[TagName] = []
+    tags: TagList = []
+    session_tags: TagList = []
     participant: Annotated[str, StringConstraints(max_length=255)] | None = None
     channel: Annotated[str, StringConstraints(max_length=100)] | None = None
     version: Annotated[str, StringConstraints(max_length=100)] | None = None
@@ -217,13 +218,17 @@ def _jsonl_rows(text: io.TextIOWrapper) -> Iterator[tuple[int, dict[str, Any] | 
 
 def _batches(chatbot: Chatbot, rows: Iterator[LogRow]) -> Iterator[TrafficBatch]:
     sessions: dict[str, SessionIn] = {}
-    count = 0
+    count = tags = 0
     for row in rows:
+        row_tags = len(row.tags) + len(row.session_tags)  # at most: session tags may repeat
+        if sessions and tags + row_tags > ingest.MAX_TAGS_PER_BATCH:
+            yield TrafficBatch(sessions=list(sessions.values()))
+            sessions, count, tags = {}, 0, 0
         _session_of(sessions, chatbot, row).messages.append(_message(row))
-        count += 1
+        count, tags = count + 1, tags + row_tags
         if count == ROWS_PER_BATCH:
             yield TrafficBatch(sessions=list(sessions.values()))
-            sessions, count = {}, 0
+            sessions, count, tags = {}, 0, 0
     if sessions:
         yield TrafficBatch(sessions=list(sessions.values()))
 

@@ -21,6 +21,9 @@ TagName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, 
 Slug = Annotated[str, StringConstraints(pattern=r"^[-a-zA-Z0-9_]+$", min_length=1, max_length=64)]
 
 MAX_SESSIONS_PER_BATCH = 1_000
+MAX_TAGS_PER_ITEM = 100
+# Bounded, as a batch's messages are, so that no one request holds the write lock for long.
+TagList = Annotated[list[TagName], Field(max_length=MAX_TAGS_PER_ITEM)]
 
 
 class MessageIn(Strict):
@@ -29,7 +32,7 @@ class MessageIn(Strict):
     content: str = ""
     created_at: Timestamp | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
-    tags: list[TagName] = Field(default_factory=list)
+    tags: TagList = Field(default_factory=list)
 
 
 class SessionIn(Strict):
@@ -43,7 +46,7 @@ class SessionIn(Strict):
     ended: bool | None = None
     ended_at: Timestamp | None = None
     created_at: Timestamp | None = None
-    tags: list[TagName] = Field(default_factory=list)
+    tags: TagList = Field(default_factory=list)
     messages: list[MessageIn] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -128,5 +131,5 @@ class SessionDetailOut(SessionOut):
 
 
 class TagChangeIn(Strict):
-    add: list[TagName] = Field(default_factory=list)
-    remove: list[TagName] = Field(default_factory=list)
+    add: TagList = Field(default_factory=list)
+    remove: TagList = Field(default_factory=list)

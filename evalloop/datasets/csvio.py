@@ -31,6 +31,8 @@ from evalloop.lib.inputs import MAX_DEPTH, UnsafeValue, check_value, text_proble
 TEXT_COLUMNS = ("input", "output", "expected_output")
 MAPPINGS = ("context", "participant_data", "state")
 MAX_PROBLEMS = 50
+# As for log imports: reading and writing a larger file would hold a web worker for minutes.
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 BATCH = 1000
 # Rows an upload writes per transaction: a few tens of milliseconds on SQLite, where a
 # transaction holds the one write lock and traffic waits for it.
@@ -294,8 +296,18 @@ def _check_rows_exist(plan: Plan, dataset: Dataset) -> None:
                 plan.problem(plan.update_rows[row_id], "id", f"no row {row_id} in this dataset")
 
 
+def _size(file: IO[bytes]) -> int:
+    start = file.tell()
+    size = file.seek(0, 2)
+    file.seek(start)
+    return size
+
+
 def validate(file: IO[bytes], *, dataset: Dataset) -> Plan:
     """Read the whole file once; raise CsvInvalid listing every problem (up to a limit)."""
+    if _size(file) > MAX_UPLOAD_BYTES:
+        message = f"The file is larger than {MAX_UPLOAD_BYTES // 2**20} MB: split it."
+        raise CsvInvalid([Problem(None, None, message)])
     try:
         records = _records(file)
         plan = _read_columns(records)

@@ -67,6 +67,14 @@ class RowForm(forms.ModelForm):
             "state": "A JSON object.",
         }
 
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        for name in JSON_FIELDS:
+            # An empty box means an empty list or object: the columns hold no NULL.
+            if data.get(name) is None and name not in self.errors:
+                data[name] = [] if name == "history" else {}
+        return data
+
 
 class CsvUploadForm(forms.Form):
     file = forms.FileField(label="CSV file")

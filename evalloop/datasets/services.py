@@ -11,6 +11,7 @@ from typing import IO, Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.http import Http404
 from django.utils import timezone
 
 from evalloop.chat.models import Chatbot, Message, Role, Session
@@ -99,6 +100,10 @@ def update_dataset(
 
 @transaction.atomic
 def delete_dataset(*, dataset: Dataset) -> None:
+    # Every writer of rows locks the dataset first: waiting for that lock before the delete
+    # reads which rows to take along means a row added meanwhile goes too, rather than
+    # failing the delete on its foreign key.
+    lock_dataset(dataset)
     if dataset.import_jobs.active().exists():
         raise Conflict("An import into this dataset is still running; delete it when it ends.")
     dataset.delete()
@@ -284,6 +289,7 @@ def _start_job(
     from evalloop.datasets import tasks  # tasks call back into this module
 
     with transaction.atomic():
+        lock_dataset(dataset)  # a job for a dataset deleted meanwhile would point nowhere
         job = ImportJob.objects.create(
             dataset=dataset,
             params=selection.to_params(),
@@ -338,6 +344,8 @@ def _undo_upload(dataset: Dataset, undo: csvio.Undo) -> None:
         return
     try:
         busy.retry_when_busy(partial(_apply_undo, dataset, undo))
+    except Http404:
+        pass  # the dataset was deleted meanwhile, and the rows written went with it
     except Exception:
         logger.exception(
             "Could not undo a failed CSV upload into dataset %s: %d rows stay.",

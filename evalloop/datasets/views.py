@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
@@ -323,10 +324,11 @@ def _form_text(form: Any) -> str:
 
 
 def _safe_next(request: HttpRequest, target: str) -> str | None:
+    """Answer `target` if it is a URL of this site; anything else (a view name too) is None."""
     allowed = url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     )
-    return target if target and allowed else None
+    return target if allowed and urlsplit(target).path.startswith("/") else None
 
 
 def _querystring_without(request: HttpRequest, *names: str) -> str:
@@ -388,7 +390,8 @@ def add_sessions(request: TeamRequest) -> HttpResponse:
         messages.error(request, "Nothing added: " + " ".join(problem.messages))
     next_url = _safe_next(request, request.POST.get("next", ""))
     if next_url:
-        return redirect(next_url)
+        # Not redirect(): it would read a bare word as the name of a view.
+        return HttpResponseRedirect(next_url)
     if problem is None:
         return redirect("datasets:dataset-detail", pk=form.cleaned_data["dataset"].pk)
     return redirect("datasets:dataset-list")

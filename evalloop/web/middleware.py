@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit
 
-from django.core.exceptions import BadRequest
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.http.multipartparser import MultiPartParserError
@@ -36,16 +36,22 @@ class RefuseUnstorableText:
         for name, value in list(request.COOKIES.items()):
             if text_problem(name) or text_problem(value):
                 del request.COOKIES[name]
+        status = 400
         try:
             problem = self.problem(request)
         except MultiPartParserError as exc:
             problem = ["body"], f"The multipart body cannot be read: {exc}."
+        except RequestDataTooBig:
+            status, problem = 413, (["body"], "The request body is too large.")
+        except (TooManyFieldsSent, TooManyFilesSent) as exc:
+            problem = ["body"], f"The form body cannot be read: {exc}"
         if problem is None:
             return self.get_response(request)
         loc, reason = problem
         if request.path.startswith("/api/"):
-            return JsonResponse({"detail": [{"loc": loc, "msg": reason}]}, status=400)
-        raise BadRequest(reason)
+            return JsonResponse({"detail": [{"loc": loc, "msg": reason}]}, status=status)
+        # Answered here rather than raised, so the log gets a line, not a traceback per request.
+        return HttpResponse(render_to_string("400.html", {"reason": reason}), status=status)
 
     def problem(self, request: HttpRequest) -> Problem | None:
         if (reason := text_problem(request.path)) is not None:

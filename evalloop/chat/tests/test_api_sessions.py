@@ -144,6 +144,14 @@ def test_a_search_takes_a_filter_too_long_for_a_url(api, chatbot, session):
     assert [s["external_id"] for s in response.json()["items"]] == ["s-2"]
 
 
+@pytest.mark.parametrize("body", ['{"filtr": []}', "NaN", "[1]", '"vip"', '{"cursor": "a\\u0000"}'])
+def test_a_search_body_that_is_not_a_search_is_a_422(api, chatbot, session, body):
+    response = api(Role.VIEWER).client.post(
+        "/api/v1/chatbots/support/sessions/search", body, content_type="application/json"
+    )
+    assert response.status_code == 422
+
+
 def test_a_bad_search_is_a_422_naming_the_clause(api, chatbot):
     clauses = [*VIP, {"field": "message_content", "op": "regex", "value": "(?=lookahead)"}]
     response = api(Role.VIEWER).post("/chatbots/support/sessions/search", {"filter": clauses})
@@ -206,6 +214,13 @@ def test_an_empty_tag_is_a_422(api, session):
     response = api(Role.EDITOR).post("/chatbots/support/sessions/s-1/tags", {"add": [" "]})
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"][-2:] == ["add", 0]
+
+
+def test_more_than_a_hundred_tags_in_one_change_is_a_422(api, session):
+    tags = [f"t-{n}" for n in range(101)]
+    response = api(Role.EDITOR).post("/chatbots/support/sessions/s-1/tags", {"add": tags})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"][-1] == "add"
 
 
 def test_the_viewer_cannot_end_or_tag(api, session):

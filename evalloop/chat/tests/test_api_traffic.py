@@ -194,3 +194,29 @@ def test_a_batch_over_the_session_limit_is_a_422_naming_it(api, chatbot):
     assert response.json()["detail"][0]["loc"] == ["body", "sessions"]
     assert "1000" in response.json()["detail"][0]["msg"]
     assert not Session.objects.exists()
+
+
+def test_a_batch_over_the_tag_limit_is_a_422_naming_it(api, chatbot, monkeypatch):
+    from evalloop.chat import ingest
+
+    monkeypatch.setattr(ingest, "MAX_TAGS_PER_BATCH", 2)
+    batch = {"sessions": [{**BATCH["sessions"][0], "tags": ["vip", "paid"]}]}
+    batch["sessions"][0]["messages"] = [{"external_id": "m-1", "role": "human", "tags": ["x"]}]
+    response = api(Role.EDITOR).post("/traffic", batch)
+    assert response.status_code == 422
+    [problem] = response.json()["detail"]
+    assert problem["loc"][-1] == "sessions"
+    assert problem["msg"] == "At most 2 tags per batch, this one has 3: send it in smaller batches."
+    assert not Session.objects.exists()
+
+
+@pytest.mark.parametrize("where", ["session", "message"])
+def test_more_than_a_hundred_tags_on_one_item_is_a_422(api, chatbot, where):
+    tags = [f"t-{n}" for n in range(101)]
+    message: dict[str, object] = {"role": "human"}
+    session: dict[str, object] = {"chatbot": "support", "external_id": "s-1", "messages": [message]}
+    (session if where == "session" else message)["tags"] = tags
+    response = api(Role.EDITOR).post("/traffic", {"sessions": [session]})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"][-1] == "tags"
+    assert not Session.objects.exists()

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from evalloop.chat import log_import
+from evalloop.chat import ingest, log_import
 from evalloop.chat.log_import import RowError, check_log, detect_format, import_log
 from evalloop.chat.models import Message, Session
 from evalloop.chat.tests.factories import ChatbotFactory
@@ -131,6 +131,30 @@ def test_a_large_file_is_ingested_in_several_batches(chatbot, monkeypatch):
     report = import_log(chatbot=chatbot, file=upload(CSV), fmt="csv")
     assert report.summary.messages_created == 3
     assert Session.objects.get(external_id="s-1").message_count == 2
+
+
+def test_a_file_with_many_tags_is_ingested_in_batches_under_the_tag_limit(chatbot, monkeypatch):
+    monkeypatch.setattr(ingest, "MAX_TAGS_PER_BATCH", 4)
+    row = {"role": "human", "content": "hi", "created_at": "2024-05-01T10:00:00Z"}
+    rows = [
+        {**row, "session_id": f"s-{n}", "tags": ["a", "b"], "session_tags": ["c"]} for n in range(5)
+    ]
+    report = import_log(chatbot=chatbot, file=upload(jsonl(*rows)), fmt="jsonl")
+    assert report.errors == []
+    assert report.summary.messages_created == 5
+
+
+def test_a_row_with_more_than_a_hundred_tags_is_an_error(chatbot):
+    row = {
+        "session_id": "s-1",
+        "role": "human",
+        "content": "hi",
+        "created_at": "2024-05-01T10:00:00Z",
+    }
+    report = check_log(
+        file=upload(jsonl({**row, "tags": [f"t-{n}" for n in range(101)]})), fmt="jsonl"
+    )
+    assert [(error.line, error.field) for error in report.errors] == [(1, "tags")]
 
 
 def test_a_failure_in_a_later_batch_keeps_the_earlier_ones_and_a_reimport_completes_it(

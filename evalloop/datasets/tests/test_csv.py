@@ -2,13 +2,15 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 
 import pytest
+from django.http import Http404
 from hypothesis import given
 from hypothesis import strategies as st
 
 from evalloop.datasets import csvio, services
-from evalloop.datasets.models import Mode, Origin
+from evalloop.datasets.models import Dataset, Mode, Origin, Row
 from evalloop.datasets.tests.factories import DatasetFactory, RowFactory
 
 pytestmark = pytest.mark.django_db
@@ -121,6 +123,32 @@ def test_a_batch_that_fails_undoes_the_batches_written_before_it(dataset, monkey
     assert list(dataset.rows.values_list("pk", flat=True)) == [row.pk]
     row.refresh_from_db()
     assert (row.input, row.output, row.edited_at) == ("old", "keep", edited_at)
+
+
+def test_an_upload_into_a_dataset_deleted_meanwhile_is_a_404_with_nothing_left_to_undo(
+    dataset, monkeypatch, caplog
+):
+    monkeypatch.setattr(csvio, "WRITE_BATCH", 2)
+    real = csvio.write_batch
+
+    def deleting(batch, **kwargs):
+        written = real(batch, **kwargs)
+        Dataset.objects.filter(pk=dataset.pk).delete()  # before the next batch comes
+        return written
+
+    monkeypatch.setattr(csvio, "write_batch", deleting)
+    with pytest.raises(Http404):
+        upload(dataset, "input\nq1\nq2\nq3\n")
+    assert not Row.objects.exists()
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+def test_a_file_over_the_size_limit_is_refused_before_it_is_read(dataset, monkeypatch):
+    monkeypatch.setattr(csvio, "MAX_UPLOAD_BYTES", 2**20)
+    assert problems_of(dataset, "input\n" + "q" * 2**20 + "\n") == [
+        (None, None, "The file is larger than 1 MB: split it.")
+    ]
+    assert not dataset.rows.exists()
 
 
 def test_unknown_and_repeated_columns_are_reported_on_the_header(dataset):

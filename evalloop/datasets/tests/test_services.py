@@ -1,15 +1,19 @@
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.http import Http404
 from django.utils import timezone
 
 from evalloop.chat.models import SessionTag
 from evalloop.chat.tests.factories import ChatbotFactory, SessionFactory, TagFactory, conversation
 from evalloop.datasets import jobs, services
-from evalloop.datasets.models import ImportJob, JobStatus, Mode, Origin, Row
+from evalloop.datasets.models import Dataset, ImportJob, JobStatus, Mode, Origin, Row
 from evalloop.datasets.tests.factories import DatasetFactory, RowFactory
 from evalloop.filters import parse_filter
 from evalloop.lib.errors import Conflict
@@ -80,6 +84,38 @@ def test_a_dataset_with_an_import_running_cannot_be_deleted(team):
     job.status = JobStatus.DONE
     job.save()
     services.delete_dataset(dataset=dataset)
+    assert not Row.objects.filter(dataset_id=dataset.pk).exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs concurrent writers")
+@pytest.mark.django_db(transaction=True)
+def test_a_dataset_deleted_while_a_row_is_added_goes_with_the_row(team):
+    dataset = DatasetFactory(team=team)
+    added, outcome = threading.Event(), {}
+
+    def add():
+        with transaction.atomic():
+            services.add_row(dataset=dataset, values={"input": "q", "output": "a"})
+            added.set()
+            time.sleep(0.5)  # the delete is now waiting on this transaction
+        connection.close()
+
+    def delete():
+        added.wait()
+        try:
+            services.delete_dataset(dataset=Dataset.objects.get(pk=dataset.pk))
+        except Exception as exc:  # whatever it is, the assertion below shows it
+            outcome["error"] = exc
+        connection.close()
+
+    threads = [threading.Thread(target=add), threading.Thread(target=delete)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcome == {}
+    assert not Dataset.objects.filter(pk=dataset.pk).exists()
     assert not Row.objects.filter(dataset_id=dataset.pk).exists()
 
 
@@ -193,6 +229,16 @@ def test_another_teams_chatbot_cannot_be_selected(chatbot):
 @pytest.fixture
 def small_threshold(monkeypatch):
     monkeypatch.setattr(services, "LARGE_IMPORT_SOURCES", 2)
+
+
+def test_a_large_import_into_a_dataset_deleted_meanwhile_is_a_404(chatbot, small_threshold):
+    tagged_sessions(chatbot, 3)
+    dataset = DatasetFactory(team=chatbot.team)
+    selection = services.select_matching(team=chatbot.team, chatbot=chatbot, filter=vip_filter())
+    Dataset.objects.filter(pk=dataset.pk).delete()
+    with pytest.raises(Http404):
+        services.import_sessions(dataset=dataset, selection=selection)
+    assert not ImportJob.objects.exists()
 
 
 @pytest.mark.parametrize("mode", [Mode.MESSAGE, Mode.SESSION])

@@ -3,6 +3,7 @@ from __future__ import annotations
 import io
 from datetime import timedelta
 
+import pytest
 from django.urls import reverse
 from django.utils import timezone
 
@@ -190,6 +191,18 @@ def test_an_editor_adds_and_edits_a_row(cast, login, dataset):
     client.post(url("row-edit", dataset.pk, row.pk), form | {"expected_output": "ideal"})
     row.refresh_from_db()
     assert (row.expected_output, row.edited) == ("ideal", True)
+
+
+def test_an_empty_or_missing_json_field_of_the_row_form_stores_it_empty(cast, login, dataset):
+    client = login(cast.editor)
+    response = client.post(url("row-create", dataset.pk), {"input": "q", "history": ""})
+    assert response.status_code == 302
+    row = dataset.rows.get()
+    assert (row.history, row.context, row.participant_data, row.state) == ([], {}, {}, {})
+    response = client.post(url("row-edit", dataset.pk, row.pk), {"input": "edited"})
+    assert response.status_code == 302
+    row.refresh_from_db()
+    assert (row.input, row.history, row.state) == ("edited", [], {})
 
 
 def test_a_row_with_a_bad_history_is_a_form_error(cast, login, dataset):
@@ -409,6 +422,17 @@ def test_an_unsafe_next_url_is_ignored(cast, login, dataset, chatbot):
             "next": "https://evil.example/",
         },
     )
+    assert response.url == url("dataset-detail", dataset.pk)
+
+
+@pytest.mark.parametrize("next_url", ["NaN", "-1", "dataset-list", "javascript:alert(1)"])
+def test_a_next_that_is_not_a_url_of_ours_is_ignored(cast, login, dataset, chatbot, next_url):
+    (session,) = vip_sessions(chatbot, 1)
+    response = login(cast.editor).post(
+        url("add-sessions"),
+        {"dataset": dataset.pk, "chatbot": "support", "session": session.pk, "next": next_url},
+    )
+    assert response.status_code == 302
     assert response.url == url("dataset-detail", dataset.pk)
 
 
