@@ -18,11 +18,14 @@ class ApiKeyAuth(HttpBearer):
     openapi_description = "A team API key, created in Settings > API keys or with the CLI."
 
     def authenticate(self, request: HttpRequest, token: str) -> ApiKey | None:
-        keys = throttle.api_keys(request, token)
-        throttle.check(keys)  # Throttled answers 429 (api/errors.py)
+        address, prefix = throttle.api_keys(request, token)
+        throttle.check(address)  # Throttled answers 429 (api/errors.py)
         api_key = authenticate_api_key(token)
         if api_key is None:
-            throttle.record_failure(keys)
+            try:
+                throttle.check(prefix)  # guesses at one key are refused; the key itself is not
+            finally:
+                throttle.record_failure(address + prefix)
             return None
         request.team = api_key.team  # type: ignore[attr-defined]
         request.role = api_key.role  # type: ignore[attr-defined]

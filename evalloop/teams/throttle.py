@@ -3,8 +3,13 @@
 Failures are counted in the database, so every web process on every machine sees the same
 counts, in a fixed window per key that opens with its first failure. Once a key has
 `EVALLOOP_AUTH_FAILURE_LIMIT` failures in its window, every attempt under that key is
-refused, with the right password or key too, until the window ends. An attempt is checked
-against both its keys (the account and the address) before the credentials are.
+refused, with the right password too, until the window ends. A log-in is checked against
+both its keys (the account and the address) before the credentials are.
+
+An API key is different: its secret is 32 random bytes, which no one guesses, while its
+prefix is seen by every member of its team. Refusing the right key because its prefix had
+failures would let anyone who saw the prefix stop a chatbot's traffic. So a key is checked
+against its address before the credentials, and against its prefix only once it has failed.
 """
 
 from __future__ import annotations
@@ -45,12 +50,15 @@ def login_keys(request: HttpRequest, email: str) -> list[str]:
     return [_key("login-account", email), _key("login-address", address)]
 
 
-def api_keys(request: HttpRequest, token: str) -> list[str]:
-    """Answer the keys of an API-key attempt: the key's prefix, when it has one, and the address."""
+def api_keys(request: HttpRequest, token: str) -> tuple[list[str], list[str]]:
+    """Answer the keys of an API-key attempt: the address's, and the key prefix's if it has one.
+
+    Apart, because they are checked apart: see `evalloop.api.auth.ApiKeyAuth`.
+    """
     address = address_group(client_address(request))
     parts = credential_keys.split(token)
     account = [_key("api-key", parts[0])] if parts else []
-    return [*account, _key("api-address", address)]
+    return [_key("api-address", address)], account
 
 
 def _window() -> timedelta:
