@@ -207,14 +207,21 @@ class Strict(BaseModel):
     @field_validator("*")
     @classmethod
     def check_storable(cls, value: Any, info: ValidationInfo) -> Any:
-        if info.context is SCREENED:
-            kind = type(value)
-            if kind is str or (kind is dict and _storable_but_text(value)):
-                return value  # the raw JSON was screened for text that cannot be stored
-        if type(value) is str and value.isascii() and "\x00" not in value:
-            return value  # the common case, answered first
-        if type(value) is list and value and isinstance(value[0], BaseModel):
+        kind = type(value)
+        if value is None or kind is bool:
+            return value
+        if kind is list and value and isinstance(value[0], BaseModel):
             return value  # nested models: their own validators have checked them
+        if info.context is SCREENED:
+            # The raw JSON was screened for text that cannot be stored: only containers
+            # (their depth and numbers) and numbers are left to check.
+            if kind is dict or kind is list:
+                if _storable_but_text(value):
+                    return value
+            elif isinstance(value, str) or _leaf_problem(value) is None:
+                return value
+        elif kind is str and value.isascii() and "\x00" not in value:
+            return value  # the common case, answered first
         try:
             return check_value(value)
         except UnsafeValue as exc:
