@@ -76,11 +76,10 @@ def bulk_step(work: Callable[[], T]) -> T:
 
     On SQLite a writer waiting for the lock tries again every few milliseconds
     (evalloop/lib/sqlite/base.py): bulk work that began its next transaction at once would
-    take the lock back before the waiter looked, so it pauses as long as it held the lock,
-    leaving others at least half of it. When it had to wait itself, others are writing too:
-    it then pauses three times as long, which leaves them three quarters (traffic comes
-    first; bulk work can wait). PostgreSQL locks rows, not the database: there bulk work
-    goes straight on.
+    take the lock back before the waiter looked, so it pauses a little. When it had to wait
+    itself, others are writing too: it then pauses three times as long as it held the lock,
+    which leaves them three quarters of it (traffic comes first; bulk work can wait).
+    PostgreSQL locks rows, not the database: there bulk work goes straight on.
     """
     if connection.in_atomic_block or connection.vendor != "sqlite":
         return retry_when_busy(work)
@@ -89,7 +88,7 @@ def bulk_step(work: Callable[[], T]) -> T:
     result = retry_when_busy(work)
     waited = _seconds_waited() - waited_before
     held = time.monotonic() - began - waited
-    time.sleep(max(GIVE_WAY_SECONDS, 3 * held) if waited else max(GIVE_WAY_SECONDS, held))
+    time.sleep(max(GIVE_WAY_SECONDS, 3 * held) if waited else GIVE_WAY_SECONDS)
     return result
 
 
