@@ -61,12 +61,6 @@ def text_problem(text: str) -> str | None:
     return None
 
 
-def check_text(text: str) -> str:
-    if (problem := text_problem(text)) is not None:
-        raise UnsafeValue((), problem)
-    return text
-
-
 def _leaf_problem(value: Any) -> str | None:
     if isinstance(value, str):
         return text_problem(value)
