@@ -43,6 +43,8 @@ INSTALLED_APPS = [
     "evalloop.chat",
     "evalloop.filters",
     "evalloop.datasets",
+    "evalloop.evaluators",
+    "evalloop.runs",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class EvaluatorsConfig(AppConfig):
+    name = "evalloop.evaluators"
+    label = "evaluators"

@@ -1,0 +1,21 @@
+"""The registry of evaluator kinds: a kind is a folder here plus one line below."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import import_module
+
+from evalloop.evaluators.kinds.base import Kind
+
+# kind name -> module holding `KIND`, the kind's instance
+REGISTRY: dict[str, str] = {}
+
+
+@cache
+def get_kind(name: str) -> Kind:
+    """Answer the kind called `name`; KeyError for an unknown one."""
+    return import_module(REGISTRY[name]).KIND  # type: ignore[no-any-return]
+
+
+def kind_names() -> list[str]:
+    return list(REGISTRY)
