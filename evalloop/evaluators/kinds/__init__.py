@@ -14,7 +14,8 @@ REGISTRY: dict[str, str] = {}
 @cache
 def get_kind(name: str) -> Kind:
     """Answer the kind called `name`; KeyError for an unknown one."""
-    return import_module(REGISTRY[name]).KIND  # type: ignore[no-any-return]
+    kind: Kind = import_module(REGISTRY[name]).KIND
+    return kind
 
 
 def kind_names() -> list[str]:
