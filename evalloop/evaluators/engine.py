@@ -1,0 +1,32 @@
+"""The one way to evaluate rows: the version's kind answers, the output schema checks it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from evalloop.datasets.models import Row
+from evalloop.evaluators.kinds import get_kind
+from evalloop.evaluators.kinds.base import ROW_KEYS, Outcome, RowData
+from evalloop.evaluators.models import EvaluatorVersion
+from evalloop.evaluators.output_schema import output_problem
+
+
+def row_data(row: Row) -> RowData:
+    """The row as evaluators see it."""
+    return {key: getattr(row, key) for key in ROW_KEYS}
+
+
+def evaluate_rows(version: EvaluatorVersion, rows: Sequence[RowData]) -> list[Outcome]:
+    """One outcome per row, in order; an output that breaks the schema becomes an error."""
+    outcomes = get_kind(version.kind).evaluate_many(version=version, rows=rows)
+    return [_checked(version, outcome) for outcome in outcomes]
+
+
+def _checked(version: EvaluatorVersion, outcome: Outcome) -> Outcome:
+    if outcome.error or outcome.output is None:
+        return replace(outcome, output=None, error=outcome.error or "no output")
+    problem = output_problem(version.output_schema, outcome.output)
+    if problem:
+        return replace(outcome, output=None, error=f"output does not match the schema: {problem}")
+    return outcome
