@@ -11,6 +11,8 @@ urlpatterns = [
     path("chatbots/", include("evalloop.chat.urls")),
     path("datasets/", include("evalloop.datasets.urls")),
     path("filters/", include("evalloop.filters.urls")),
+    path("", include("evalloop.evaluators.urls")),
+    path("", include("evalloop.runs.urls")),
     path("", include("evalloop.web.urls")),
     path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
 ]

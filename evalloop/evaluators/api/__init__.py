@@ -1,0 +1,1 @@
+"""Evaluator endpoints, split by resource: evaluators and providers."""

@@ -1,0 +1,1 @@
+"""Evaluator pages, split by screen: evaluators, and the providers under settings."""
