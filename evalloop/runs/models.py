@@ -74,6 +74,16 @@ class RunQuerySet(models.QuerySet["Run"]):
     def unfinished(self) -> RunQuerySet:
         return self.filter(status__in=UNFINISHED)
 
+    # What deleting a dataset, row, evaluator or config must wait for (a 409 meanwhile).
+    def using_dataset(self, dataset: Dataset) -> RunQuerySet:
+        return self.unfinished().filter(config__dataset=dataset)
+
+    def using_rows(self, row_ids: list[int]) -> RunQuerySet:
+        return self.unfinished().filter(plan_rows__row_id__in=row_ids).distinct()
+
+    def using_evaluator(self, evaluator: Evaluator) -> RunQuerySet:
+        return self.unfinished().filter(plan_evaluators__evaluator=evaluator).distinct()
+
 
 class Run(models.Model):
     """One evaluation of a frozen plan: the plan's rows times its evaluator versions."""
