@@ -192,6 +192,12 @@ CELERY_TIMEZONE = TIME_ZONE
 # A filter query running longer is stopped and answered as a filter error (docs/filters.md).
 EVALLOOP_FILTER_TIMEOUT_SECONDS = env.integer("EVALLOOP_FILTER_TIMEOUT_SECONDS", 10, minimum=1)
 
+# The python evaluator kind's sandbox processes (docs/sandbox.md): per worker process, how
+# many, how long one evaluate() call may run, and how much memory one process may map.
+EVALLOOP_PYTHON_WORKERS = env.integer("EVALLOOP_PYTHON_WORKERS", 2, minimum=1)
+EVALLOOP_PYTHON_TIMEOUT_SECONDS = env.integer("EVALLOOP_PYTHON_TIMEOUT_SECONDS", 5, minimum=1)
+EVALLOOP_PYTHON_MEMORY_MB = env.integer("EVALLOOP_PYTHON_MEMORY_MB", 256, minimum=64)
+
 EVALLOOP_TICK_SECONDS = env.integer("EVALLOOP_TICK_SECONDS", 30, minimum=1)
 EVALLOOP_COORDINATOR_SECONDS = env.integer("EVALLOOP_COORDINATOR_SECONDS", 5, minimum=1)
 
