@@ -13,7 +13,7 @@ import math
 import operator
 import re
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import CodeType, ModuleType, SimpleNamespace, TracebackType
 from typing import Any
@@ -58,17 +58,24 @@ def _public(module: ModuleType) -> SimpleNamespace:
 
 
 _IMPORTABLE = {module.__name__: _public(module) for module in MODULES}
+# C code importing for itself (`datetime.strftime` needs `time`) calls `__import__` with an
+# empty list as fromlist and then takes the module from `sys.modules`, ignoring what
+# `__import__` answered. Import statements pass None or a tuple, so user code never gets
+# more than this empty namespace that way.
+_NOTHING = SimpleNamespace()
 
 
 def _import(
     name: str,
     globals: dict[str, Any] | None = None,
     locals: dict[str, Any] | None = None,
-    fromlist: tuple[str, ...] | None = (),
+    fromlist: Sequence[str] | None = (),
     level: int = 0,
 ) -> SimpleNamespace:
     if level == 0 and name in _IMPORTABLE:
         return _IMPORTABLE[name]
+    if type(fromlist) is list and not fromlist:
+        return _NOTHING
     raise ImportError(f"import of {name} is not allowed (only {MODULE_NAMES})")
 
 
