@@ -46,8 +46,9 @@ def run(count: int, repeat: int) -> None:
     from evalloop.evaluators.sandbox import close_default_pool, default_pool
 
     version = EvaluatorVersion(kind="python", params={"code": TRIVIAL}, name="bench")
+    empty = dict.fromkeys(ROW_KEYS)
     rows = [
-        {**dict.fromkeys(ROW_KEYS, {}), "input": f"question {i}", "output": "word " * (i % 30)}
+        {**empty, "input": f"question {i}", "output": "word " * (i % 30), "context": {"n": i}}
         for i in range(count)
     ]
     kind = get_kind("python")

@@ -8,6 +8,7 @@ written to disk) before it reads the first request. It never imports Django.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import datetime
 import json
@@ -35,6 +36,20 @@ MAX_ERROR_CHARS = 500
 # CPU seconds allowed for reading a request and compiling its code; rows get the request's own.
 REQUEST_CPU_SECONDS = 30
 ANSWERS = 1  # stdout, the pipe the pool reads
+# Encodings `str.encode` and `bytes.decode` may name; each is a module loaded on first use.
+CODECS = (
+    "ascii",
+    "latin-1",
+    "cp1252",
+    "utf-16",
+    "utf-32",
+    "idna",
+    "punycode",
+    "unicode_escape",
+    "raw_unicode_escape",
+    "base64",
+    "hex",
+)
 
 
 class Refused(Exception):
@@ -136,6 +151,8 @@ def _warm_up() -> None:
     datetime.datetime.now().astimezone()
     re.compile(r"\w+", re.IGNORECASE).fullmatch("warm")
     json.loads(json.dumps({"warm": [1.5, True, None]}))
+    for encoding in CODECS:
+        codecs.lookup(encoding)
     _compiled(f"def {FUNCTION}(row):\n    return {{}}\n")
     os.chdir("/")
 

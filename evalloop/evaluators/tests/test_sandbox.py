@@ -255,6 +255,7 @@ def test_the_allowed_modules_work(pool):
                 "day": when.strftime("%Y-%m-%d"),
                 "parsed": datetime.strptime("2024-03-04", "%Y-%m-%d").month,
                 "sorted": sorted(found, key=len)[0],
+                "encoded": "é".encode("cp1252").decode("latin-1"),
             }
         """
     )
@@ -267,6 +268,7 @@ def test_the_allowed_modules_work(pool):
         "day": "2024-01-02",
         "parsed": 3,
         "sorted": "is",
+        "encoded": "é",
     }
 
 
