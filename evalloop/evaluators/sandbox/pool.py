@@ -59,14 +59,17 @@ class SandboxProcess:
 
     def __init__(self, *, memory_mb: int) -> None:
         self.memory_mb = memory_mb
-        self.process = subprocess.Popen(
-            [sys.executable, "-E", "-s", "-B", "-m", CHILD_MODULE, str(memory_mb)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            cwd=SOURCE_ROOT,
-            env={"LC_ALL": "C.UTF-8"},  # no secrets, no DATABASE_URL, no PYTHONPATH
-            start_new_session=True,  # a Ctrl-C in the terminal is for the parent only
-        )
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-E", "-s", "-B", "-m", CHILD_MODULE, str(memory_mb)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                cwd=SOURCE_ROOT,
+                env={"LC_ALL": "C.UTF-8"},  # no secrets, no DATABASE_URL, no PYTHONPATH
+                start_new_session=True,  # a Ctrl-C in the terminal is for the parent only
+            )
+        except OSError as exc:
+            raise SandboxUnavailable(f"the python sandbox did not start: {exc}") from None
         stdin, stdout = self.process.stdin, self.process.stdout
         if stdin is None or stdout is None:
             raise SandboxUnavailable("the python sandbox has no pipes")
@@ -197,7 +200,7 @@ class SandboxPool:
             return [process.pid for process in self._idle]
 
     def close(self) -> None:
-        """Stop the idle processes; one lent out stops when it comes back after this."""
+        """Stop the idle processes (at exit); one lent out comes back to the pool as usual."""
         with self._lock:
             idle, self._idle = self._idle, []
         for process in idle:
@@ -213,7 +216,9 @@ class SandboxPool:
         self, code: str, rows: Sequence[Any], timeout: float, answers: list[Answer]
     ) -> None:
         with self._process() as process:
-            answers.extend(process.run(code, rows, timeout))
+            # One by one: the answers before a failed row are kept when it raises.
+            for answer in process.run(code, rows, timeout):
+                answers.append(answer)
 
     @contextmanager
     def _process(self) -> Iterator[SandboxProcess]:

@@ -426,3 +426,13 @@ def test_a_forked_process_starts_its_own_default_pool(settings):
         assert pool_module.default_pool() is not parent
     finally:
         pool_module.close_default_pool()
+
+
+def test_a_sandbox_that_cannot_start_is_an_error_for_every_row(monkeypatch, caplog):
+    monkeypatch.setattr(pool_module, "CHILD_MODULE", "evalloop.evaluators.sandbox.missing")
+    broken = SandboxPool(size=1, timeout=TIMEOUT, memory_mb=MEMORY_MB)
+    answers = broken.evaluate(HEALTHY, [ROW, ROW])
+    assert [answer.error for answer in answers] == [
+        "the python sandbox did not start: the sandbox process stopped (exit status 1)"
+    ] * 2
+    assert "could not start" in caplog.text
