@@ -72,9 +72,13 @@ def _typed_field(spec: dict[str, Any], options: dict[str, Any]) -> forms.Field:
     if kind == "string":
         attrs = {"rows": 8, "class": "code"} if widget == "code" else {"rows": 4}
         area = forms.Textarea(attrs=attrs) if widget in ("textarea", "code") else None
-        return forms.CharField(widget=area, max_length=spec.get("maxLength"), **options)
+        # Not stripped: spaces can matter (a pattern, a prompt).
+        return forms.CharField(
+            widget=area, max_length=spec.get("maxLength"), strip=False, **options
+        )
     if kind == "array" and spec.get("items", {}).get("type") == "string":
-        return LinesField(**{**options, "help_text": f"{options['help_text']} One per line."})
+        help_text = f"{options['help_text']} One per line."
+        return LinesField(**{**options, "help_text": help_text.strip()}, strip=False)
     return JSONField(widget=forms.Textarea(attrs={"rows": 6, "class": "code"}), **options)
 
 

@@ -15,3 +15,14 @@ def dataset(cast):
 @pytest.fixture
 def evaluator(cast):
     return EvaluatorFactory(team=cast.team, name="Polite", params={"words": ["thanks", "please"]})
+
+
+@pytest.fixture
+def scored_kind(monkeypatch):
+    """Register the tests' `scored` kind, which takes an output schema, for one test."""
+    from evalloop.evaluators import kinds
+
+    monkeypatch.setitem(kinds.REGISTRY, "scored", "evalloop.evaluators.tests.scored_kind")
+    kinds.get_kind.cache_clear()
+    yield
+    kinds.get_kind.cache_clear()

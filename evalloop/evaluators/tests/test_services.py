@@ -169,3 +169,56 @@ def test_testing_refuses_a_field_that_is_not_a_row_field(evaluator):
     with pytest.raises(Invalid) as refused:
         services.test_evaluator(evaluator=evaluator, row={"outptu": "x"})
     assert places(refused) == [("row", "outptu")]
+
+
+# Kinds that take an output schema (the tests' `scored` kind stands for python and llm_judge)
+
+
+def test_a_kind_without_a_fixed_schema_needs_one_and_checks_it(cast, scored_kind):
+    with pytest.raises(Invalid) as missing:
+        services.create_evaluator(team=cast.team, name="S", kind="scored", params={"score": 1})
+    assert places(missing) == [("output_schema",)]
+    bad = {"fields": [{"name": "tone", "type": "category"}]}
+    with pytest.raises(Invalid) as refused:
+        services.create_evaluator(
+            team=cast.team, name="S", kind="scored", params={"score": 1}, output_schema=bad
+        )
+    assert places(refused) == [("output_schema", "fields", 0)]
+
+
+def test_a_kinds_own_problems_are_placed_under_params(cast, scored_kind):
+    with pytest.raises(Invalid) as refused:
+        services.create_evaluator(
+            team=cast.team,
+            name="S",
+            kind="scored",
+            params={"score": 1, "provider": 999},
+            output_schema=JUDGED,
+        )
+    assert places(refused) == [("params", "provider")]
+
+
+def test_a_schema_change_makes_a_version_and_a_kind_change_keeps_a_given_schema(cast, scored_kind):
+    evaluator = services.create_evaluator(
+        team=cast.team, name="S", kind="scored", params={"score": 1}, output_schema=JUDGED
+    )
+    first = evaluator.version
+    wider = {"fields": [{"name": "score", "type": "number", "min": 0, "max": 10}]}
+    services.update_evaluator(evaluator=evaluator, output_schema=wider)
+    assert Evaluator.objects.get(pk=evaluator.pk).version != first
+    services.update_evaluator(evaluator=evaluator, kind="exact_match")
+    evaluator.refresh_from_db()
+    assert evaluator.output_schema["fields"][0]["name"] == "match"
+    with pytest.raises(Invalid) as refused:
+        services.update_evaluator(evaluator=evaluator, kind="scored", params={"score": 1})
+    assert places(refused) == [("output_schema",)]
+
+
+def test_testing_checks_the_answer_against_the_schema(cast, scored_kind):
+    narrow = {"fields": [{"name": "score", "type": "number", "max": 1}]}
+    evaluator = services.create_evaluator(
+        team=cast.team, name="S", kind="scored", params={"score": 5}, output_schema=narrow
+    )
+    outcome = services.test_evaluator(evaluator=evaluator, row={})
+    assert outcome.output is None
+    assert "score: must be at most 1" in outcome.error

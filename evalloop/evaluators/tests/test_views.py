@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.urls import reverse
 
 from evalloop.datasets.tests.factories import DatasetFactory, RowFactory
-from evalloop.evaluators.models import Evaluator
+from evalloop.evaluators.models import Evaluator, Provider
 from evalloop.evaluators.tests.factories import JUDGED, EvaluatorFactory, finish, unfinished_run
 
 
@@ -161,7 +163,6 @@ def test_the_detail_page_lists_the_output_fields(cast, login):
     page = login(cast.viewer).get(url("evaluator-detail", evaluator.pk)).content.decode()
     assert "<code>length</code>" in page
     assert "<code>within</code>" in page
-    assert JUDGED  # the fixture schema, kept for kinds that take one
 
 
 # The test panel
@@ -230,3 +231,47 @@ def test_deleting_an_evaluator_of_an_unfinished_run_is_a_clear_error(cast, login
 def test_the_nav_links_to_evaluators(cast, login):
     page = login(cast.viewer).get(url("evaluator-list")).content.decode()
     assert f'<a href="{url("evaluator-list")}" aria-current="page">Evaluators</a>' in page
+
+
+# A kind that takes an output schema (as python and llm_judge do)
+
+
+def test_a_kind_without_a_fixed_schema_shows_the_schema_box_and_its_widgets(
+    cast, login, scored_kind
+):
+    Provider.objects.create(team=cast.team, name="Local", kind="openai", key_hint="sk-...")
+    page = login(cast.editor).get(url("evaluator-create"), {"kind": "scored"}).content.decode()
+    assert 'name="output_schema"' in page
+    assert '<textarea name="param_notes"' in page
+    assert '<select name="param_provider"' in page
+    assert ">Local</option>" in page
+    assert '<textarea name="param_extra"' in page
+    assert 'type="number" name="param_score"' in page
+
+
+def test_the_output_schema_is_checked_naming_the_field(cast, login, scored_kind):
+    client = login(cast.editor)
+    body = {"name": "S", "kind": "scored", "param_score": "0.5", "param_extra": "{}"}
+    bad = {"fields": [{"name": "score", "type": "number", "min": 2, "max": 1}]}
+    response = client.post(url("evaluator-create"), {**body, "output_schema": json.dumps(bad)})
+    assert "fields.0" in response.context["form"].errors["output_schema"][0]
+    missing = client.post(url("evaluator-create"), body)
+    assert "output_schema" in missing.context["form"].errors
+    good = client.post(url("evaluator-create"), {**body, "output_schema": json.dumps(JUDGED)})
+    evaluator = Evaluator.objects.get(name="S")
+    assert good.url == url("evaluator-detail", evaluator.pk)
+    assert evaluator.output_schema == JUDGED
+
+
+def test_a_kinds_own_problem_is_shown_beside_its_field(cast, login, scored_kind):
+    other = Provider.objects.create(team=cast.other_team, name="Theirs", kind="openai")
+    body = {
+        "name": "S",
+        "kind": "scored",
+        "param_score": "1",
+        "param_provider": str(other.pk),
+        "output_schema": json.dumps(JUDGED),
+    }
+    response = login(cast.editor).post(url("evaluator-create"), body)
+    assert response.context["form"].errors["param_provider"]
+    assert not Evaluator.objects.filter(name="S").exists()
