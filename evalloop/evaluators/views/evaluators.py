@@ -56,7 +56,7 @@ def _initial(request: TeamRequest, evaluator: Evaluator | None, kind: str) -> di
     initial: dict[str, Any] = {"kind": kind}
     if evaluator is not None:
         initial |= {"name": evaluator.name, "description": evaluator.description}
-        if get_kind(kind).fixed_schema is None and evaluator.output_schema.get("fields"):
+        if _takes_schema(kind) and _takes_schema(evaluator.kind):
             initial["output_schema"] = evaluator.output_schema
         if evaluator.kind == kind:
             initial |= {f"param_{key}": value for key, value in evaluator.params.items()}
@@ -65,6 +65,10 @@ def _initial(request: TeamRequest, evaluator: Evaluator | None, kind: str) -> di
             initial[key] = request.GET[key]
     initial |= _typed_schema(request.GET.get("output_schema", ""))
     return initial
+
+
+def _takes_schema(kind: str) -> bool:
+    return kind in REGISTRY and get_kind(kind).fixed_schema is None
 
 
 def _typed_schema(text: str) -> dict[str, Any]:
