@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from evalloop.evaluators import services
-from evalloop.evaluators.forms import EvaluatorForm, TryRowForm, kind_help
+from evalloop.evaluators.forms import PREFIX, EvaluatorForm, TryRowForm, kind_help
 from evalloop.evaluators.kinds import REGISTRY, get_kind
 from evalloop.evaluators.models import Evaluator
 from evalloop.lib.errors import Conflict, Invalid
@@ -59,7 +59,7 @@ def _initial(request: TeamRequest, evaluator: Evaluator | None, kind: str) -> di
         if _takes_schema(kind) and _takes_schema(evaluator.kind):
             initial["output_schema"] = evaluator.output_schema
         if evaluator.kind == kind:
-            initial |= {f"param_{key}": value for key, value in evaluator.params.items()}
+            initial |= {PREFIX + key: value for key, value in evaluator.params.items()}
     for key in ("name", "description"):
         if key in request.GET:
             initial[key] = request.GET[key]
