@@ -33,7 +33,7 @@ from pydantic import ConfigDict
 from evalloop.api.parser import UnreadableBody
 from evalloop.filters import FilterError
 from evalloop.lib import busy
-from evalloop.lib.errors import Conflict
+from evalloop.lib.errors import Conflict, Invalid
 from evalloop.teams.throttle import Throttled as TooManyFailures
 
 Loc = list[str | int]
@@ -97,6 +97,11 @@ def on_django_invalid(request: HttpRequest, exc: DjangoValidationError) -> HttpR
         place = [] if field == NON_FIELD_ERRORS else [field]
         items.append(problem(" ".join(messages), "body", *place))
     return answer(422, items)
+
+
+def on_service_invalid(request: HttpRequest, exc: Invalid) -> HttpResponse:
+    # Services place each problem inside the input, which comes in the body.
+    return answer(422, [problem(message, "body", *loc) for loc, message in exc.problems])
 
 
 def on_filter_error(request: HttpRequest, exc: FilterError) -> HttpResponse:
@@ -174,6 +179,7 @@ def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
 HANDLERS: dict[type[Exception], Callable[[HttpRequest, Any], HttpResponse]] = {
     ValidationError: on_invalid,
     DjangoValidationError: on_django_invalid,
+    Invalid: on_service_invalid,
     FilterError: on_filter_error,
     HttpError: on_http_error,
     AuthenticationError: on_unauthenticated,

@@ -25,6 +25,7 @@ from evalloop.chat import services as chat_services
 from evalloop.chat.ingest import ingest_traffic, parse_batch
 from evalloop.datasets.models import ImportJob, Mode, Row
 from evalloop.datasets.tests.factories import DatasetFactory, RowFactory
+from evalloop.evaluators.services import create_evaluator
 from evalloop.teams import services as team_services
 from evalloop.teams.models import Team
 from evalloop.teams.permissions import Role
@@ -70,6 +71,9 @@ class Seed:
         DatasetFactory(team=team, mode=Mode.SESSION, name="Copies")
         # A running import keeps the dataset from deletion: DELETE answers 409.
         self.job = ImportJob.objects.create(dataset=self.dataset, params={"session_ids": []})
+        self.evaluator = create_evaluator(
+            team=team, name="Seeded", kind="contains", params={"words": ["thanks"]}
+        )
 
     def row_id(self) -> int:
         row = Row.objects.filter(dataset=self.dataset).first()
@@ -82,6 +86,7 @@ class Seed:
             "dataset_id": lambda: self.dataset.pk,
             "row_id": self.row_id,
             "job_id": lambda: self.job.pk,
+            "evaluator_id": lambda: self.evaluator.pk,
         }
         return {name: values[name]() for name in names if name in values}
 

@@ -9,6 +9,11 @@ from evalloop.evaluators.kinds.base import Kind
 
 # kind name -> module holding `KIND`, the kind's instance
 REGISTRY: dict[str, str] = {
+    "contains": "evalloop.evaluators.kinds.contains",
+    "regex": "evalloop.evaluators.kinds.regex",
+    "exact_match": "evalloop.evaluators.kinds.exact_match",
+    "json_valid": "evalloop.evaluators.kinds.json_valid",
+    "length": "evalloop.evaluators.kinds.length",
     "python": "evalloop.evaluators.kinds.python",
 }
 

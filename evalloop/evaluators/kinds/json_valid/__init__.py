@@ -1,0 +1,70 @@
+"""`json_valid`: whether the text is JSON, and optionally whether it matches a JSON Schema."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, field_validator
+
+from evalloop.evaluators.kinds.base import RowData
+from evalloop.evaluators.kinds.deterministic import (
+    Check,
+    Deterministic,
+    RowError,
+    TextField,
+    boolean_schema,
+    text_field,
+    text_of,
+)
+from evalloop.evaluators.kinds.json_valid.schemas import check_schema, validator
+from evalloop.lib.inputs import Strict, parse_json
+
+
+class JsonValidParams(Strict):
+    """True when the text parses as JSON and, if a JSON Schema is given, matches it."""
+
+    schema_: dict[str, Any] | None = Field(
+        None,
+        alias="schema",
+        description='A JSON Schema (draft 2020-12) the value must match, e.g. {"type": "object", '
+        '"required": ["answer"]}. Only local $refs (#/...); patterns in RE2 syntax.',
+    )
+    field: TextField = text_field()
+
+    model_config = {**Strict.model_config, "populate_by_name": False, "serialize_by_alias": True}
+
+    @field_validator("schema_")
+    @classmethod
+    def _sound(cls, schema: dict[str, Any] | None) -> dict[str, Any] | None:
+        if schema is not None:
+            check_schema(schema)  # SchemaProblem is a ValueError: pydantic names the field
+        return schema
+
+
+class JsonValid(Deterministic[JsonValidParams]):
+    name = "json_valid"
+    label = "Valid JSON"
+    params_model = JsonValidParams
+    fixed_schema = boolean_schema("valid")
+
+    def prepare(self, params: JsonValidParams) -> Check:
+        matches = None if params.schema_ is None else validator(params.schema_).is_valid
+        field = params.field
+
+        def check(row: RowData) -> dict[str, Any]:
+            try:
+                value = parse_json(text_of(row, field))
+            except ValueError:
+                return {"valid": False}
+            try:
+                return {"valid": matches is None or matches(value)}
+            except RecursionError:
+                raise RowError(
+                    "the value is nested too deep for the JSON schema to check, or the schema "
+                    "refers to itself without end"
+                ) from None
+
+        return check
+
+
+KIND = JsonValid()

@@ -1,0 +1,102 @@
+"""JSON Schemas from users, made safe to check: local references only, linear-time patterns.
+
+A JSON Schema can name other documents by URL (`"$ref": "https://..."`), which would make
+each evaluation fetch from the network; its `pattern` keywords are regular expressions that
+the `jsonschema` package runs with Python's backtracking `re`; and chains of references can
+multiply the work of one check. So a schema is refused unless every reference points inside
+it, its size and number of references are bounded, and every pattern is in evalloop's RE2
+dialect; and the validator built here matches `pattern` with RE2 and has no way to fetch.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from jsonschema import Draft202012Validator, SchemaError
+from jsonschema.exceptions import ValidationError as InstanceInvalid
+from jsonschema.exceptions import best_match
+from jsonschema.protocols import Validator
+from jsonschema.validators import extend
+from referencing import Registry
+
+from evalloop.lib import regex
+
+MAX_SCHEMA_CHARS = 20_000
+MAX_REFS = 20
+DIALECT = "https://json-schema.org/draft/2020-12/schema"
+REFERENCES = ("$ref", "$dynamicRef")
+# Keywords whose value is a map of user names to schemas: their keys are not keywords.
+NAMED_SCHEMAS = frozenset({"properties", "$defs", "definitions", "dependentSchemas"})
+
+
+class SchemaProblem(ValueError):
+    """A JSON Schema evalloop will not run; the message says what is wrong and where."""
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[InstanceInvalid]:
+    if isinstance(instance, str) and regex.search(pattern, instance) is None:
+        yield InstanceInvalid(f"{instance!r} does not match {pattern!r}")
+
+
+# Draft 2020-12 with `pattern` run by RE2; `patternProperties` is refused before it gets here.
+SafeValidator = extend(Draft202012Validator, validators={"pattern": _pattern})
+
+
+def check_schema(schema: dict[str, Any]) -> None:
+    """Raise SchemaProblem unless `schema` is a sound, self-contained, bounded JSON Schema."""
+    if len(json.dumps(schema)) > MAX_SCHEMA_CHARS:
+        raise SchemaProblem(f"a JSON schema may hold at most {MAX_SCHEMA_CHARS} characters")
+    if schema.get("$schema", DIALECT) != DIALECT:
+        raise SchemaProblem(f"only JSON Schema draft 2020-12 is supported ($schema {DIALECT})")
+    references = 0
+    for path, key, value in _keywords(schema, ()):
+        references += key in REFERENCES
+        _check_keyword(path, key, value)
+    if references > MAX_REFS:
+        raise SchemaProblem(f"a JSON schema may hold at most {MAX_REFS} references ($ref)")
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        error = best_match([exc]) or exc
+        raise SchemaProblem(
+            f"not a valid JSON schema at {error.json_path}: {error.message}"
+        ) from None
+
+
+def _check_keyword(path: str, key: str, value: Any) -> None:
+    if key in REFERENCES and not (isinstance(value, str) and value.startswith("#")):
+        raise SchemaProblem(f"{path}: only references inside the schema (#/...) are allowed")
+    if key in ("$recursiveRef", "patternProperties"):
+        raise SchemaProblem(f"{path}: {key} is not supported")
+    if key == "pattern" and isinstance(value, str):
+        try:
+            regex.check(value)
+        except regex.RegexError as exc:
+            raise SchemaProblem(f"{path}: {exc}") from None
+
+
+def _keywords(node: Any, path: tuple[str | int, ...]) -> Iterator[tuple[str, str, Any]]:
+    """Every keyword of the schema with its place, skipping the user names of properties."""
+    stack: list[tuple[Any, tuple[str | int, ...], bool]] = [(node, path, False)]
+    while stack:
+        item, at, names = stack.pop()
+        if isinstance(item, dict):
+            for key, value in item.items():
+                if not names:
+                    yield _where(at, key), key, value
+                stack.append((value, (*at, key), not names and key in NAMED_SCHEMAS))
+        elif isinstance(item, list):
+            stack.extend((value, (*at, index), False) for index, value in enumerate(item))
+
+
+def _where(path: tuple[str | int, ...], key: str) -> str:
+    return "$" + "".join(
+        f"[{part}]" if isinstance(part, int) else f".{part}" for part in (*path, key)
+    )
+
+
+def validator(schema: dict[str, Any]) -> Validator:
+    """A validator of a checked `schema` that never fetches: its registry holds nothing remote."""
+    return SafeValidator(schema, registry=Registry())
