@@ -8,7 +8,9 @@ from importlib import import_module
 from evalloop.evaluators.kinds.base import Kind
 
 # kind name -> module holding `KIND`, the kind's instance
-REGISTRY: dict[str, str] = {}
+REGISTRY: dict[str, str] = {
+    "llm_judge": "evalloop.evaluators.kinds.llm_judge",
+}
 
 
 @cache
