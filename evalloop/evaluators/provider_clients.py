@@ -261,7 +261,8 @@ class AnthropicChat:
 
     @staticmethod
     def request(ask: Ask) -> dict[str, Any]:
-        request: dict[str, Any] = {
+        # No temperature: Anthropic's messages API takes none (judges refuse one when saved).
+        return {
             "model": ask.model,
             "max_tokens": MAX_OUTPUT_TOKENS,
             "system": f"{ask.system}\n\nRecord your evaluation with the {TOOL_NAME} tool.",
@@ -276,9 +277,6 @@ class AnthropicChat:
             ],
             "tool_choice": {"type": "tool", "name": TOOL_NAME},
         }
-        if ask.temperature is not None:
-            request["temperature"] = ask.temperature
-        return request
 
     @staticmethod
     def answer(response: Any) -> Answer:

@@ -16,7 +16,6 @@ from evalloop.lib.inputs import MAX_ID, Strict
 from evalloop.teams.models import Team
 
 MAX_PROMPT = 50_000
-ANTHROPIC_MAX_TEMPERATURE = 1.0
 SYSTEM = (
     "You are a careful, impartial evaluator of a chatbot's conversations. Judge only what "
     "the instructions ask, from what they show you."
@@ -45,7 +44,10 @@ class JudgeParams(Strict):
         json_schema_extra={"widget": "textarea"},
     )
     temperature: float | None = Field(
-        None, ge=0, le=2, description="Sampling temperature; empty for the model's default."
+        None,
+        ge=0,
+        le=2,
+        description="Sampling temperature (OpenAI-compatible providers); empty for the default.",
     )
 
     @field_validator("provider", mode="before")
@@ -68,7 +70,7 @@ class LlmJudge:
     fixed_schema: ClassVar[dict[str, Any] | None] = None
 
     def problems(self, *, team: Team, params: Strict) -> Problems:
-        """Refuse unknown template variables, another team's provider, a temperature it refuses."""
+        """Refuse unknown template variables, another team's provider, an unsupported temperature."""
         assert isinstance(params, JudgeParams)
         found: Problems = []
         unknown = template.unknown_variables(params.prompt)
@@ -77,12 +79,13 @@ class LlmJudge:
         provider = Provider.objects.for_team(team).filter(pk=params.provider).first()
         if provider is None:
             found.append((("params", "provider"), "No provider with this id in this team."))
-        elif (
-            provider.kind == ProviderKind.ANTHROPIC
-            and params.temperature is not None
-            and params.temperature > ANTHROPIC_MAX_TEMPERATURE
-        ):
-            found.append((("params", "temperature"), "Anthropic takes a temperature of 0 to 1."))
+        elif provider.kind == ProviderKind.ANTHROPIC and params.temperature is not None:
+            found.append(
+                (
+                    ("params", "temperature"),
+                    "Anthropic's messages API takes no temperature; leave it empty.",
+                )
+            )
         return found
 
     def evaluate_many(self, *, version: EvaluatorVersion, rows: Sequence[RowData]) -> list[Outcome]:
