@@ -70,7 +70,7 @@ class LlmJudge:
     fixed_schema: ClassVar[dict[str, Any] | None] = None
 
     def problems(self, *, team: Team, params: Strict) -> Problems:
-        """Refuse unknown template variables, another team's provider, an unsupported temperature."""
+        """Refuse unknown variables, another team's provider, a temperature it cannot take."""
         assert isinstance(params, JudgeParams)
         found: Problems = []
         unknown = template.unknown_variables(params.prompt)
