@@ -65,8 +65,6 @@ class Chat(Protocol):
 
     def ask(self, ask: Ask) -> Answer: ...
 
-    def close(self) -> None: ...
-
 
 # What to ask for
 

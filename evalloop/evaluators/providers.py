@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -78,11 +78,17 @@ class Endpoint:
 
 
 def open_chat(endpoint: Endpoint) -> Chat:
-    """A client for the endpoint's kind, with the configured timeout and no retries of its own."""
+    """The endpoint's client, shared by every batch of this process (its connections stay warm)."""
     timeout = float(settings.EVALLOOP_LLM_TIMEOUT_SECONDS)
-    if endpoint.kind == ProviderKind.ANTHROPIC:
-        return AnthropicChat(endpoint.api_key, endpoint.base_url, timeout)
-    return OpenAIChat(endpoint.api_key, endpoint.base_url, timeout)
+    return _client(endpoint.kind, endpoint.base_url, endpoint.api_key, timeout)
+
+
+@lru_cache(maxsize=32)
+def _client(kind: str, base_url: str, api_key: str, timeout: float) -> Chat:
+    # Clients are thread-safe; one evicted from the cache closes when it is collected.
+    if kind == ProviderKind.ANTHROPIC:
+        return AnthropicChat(api_key, base_url, timeout)
+    return OpenAIChat(api_key, base_url, timeout)
 
 
 # Retries
@@ -189,10 +195,7 @@ def judge_all(endpoint: Endpoint, asks: Sequence[Ask]) -> list[Outcome]:
         return []
     workers = min(int(settings.EVALLOOP_LLM_CONCURRENCY), len(asks))
     chat = open_chat(endpoint)
-    try:
-        # Threads: each call waits on the network with the GIL released, so `workers` calls
-        # really are in flight at once; one client (and its connection pool) serves them all.
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="llm") as pool:
-            return list(pool.map(lambda ask: _safely(chat, endpoint, ask), asks))
-    finally:
-        chat.close()
+    # Threads: each call waits on the network with the GIL released, so `workers` calls
+    # really are in flight at once; one client (and its connection pool) serves them all.
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="llm") as pool:
+        return list(pool.map(lambda ask: _safely(chat, endpoint, ask), asks))

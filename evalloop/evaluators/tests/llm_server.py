@@ -148,6 +148,9 @@ def error_body(path: str, step: Step) -> dict[str, Any]:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as real providers
+    # Headers and body go out in two writes: with Nagle's algorithm on, the body would wait
+    # for the client's delayed ACK of the headers, adding 40 ms to every answer.
+    disable_nagle_algorithm = True
     server: ThreadingHTTPServer
     llm: LLMServer  # set on the subclass `serve` makes
 
@@ -204,7 +207,10 @@ def serve(default: Step | None = None) -> Iterator[LLMServer]:
     httpd = _Server(("127.0.0.1", 0), handler)
     llm = LLMServer(httpd=httpd, default=default or Step(answer={}))
     handler.llm = llm  # type: ignore[attr-defined]
-    thread = threading.Thread(target=httpd.serve_forever, name="llm-server", daemon=True)
+    # A short poll interval: shutting down waits for the loop's next look.
+    thread = threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, name="llm-server", daemon=True
+    )
     thread.start()
     try:
         yield llm
