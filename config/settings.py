@@ -197,6 +197,14 @@ EVALLOOP_FILTER_TIMEOUT_SECONDS = env.integer("EVALLOOP_FILTER_TIMEOUT_SECONDS",
 EVALLOOP_PYTHON_WORKERS = env.integer("EVALLOOP_PYTHON_WORKERS", 2, minimum=1)
 EVALLOOP_PYTHON_TIMEOUT_SECONDS = env.integer("EVALLOOP_PYTHON_TIMEOUT_SECONDS", 5, minimum=1)
 EVALLOOP_PYTHON_MEMORY_MB = env.integer("EVALLOOP_PYTHON_MEMORY_MB", 256, minimum=64)
+# Provider keys are encrypted at rest under a key derived from this (evalloop/lib/crypto.py);
+# by default from SECRET_KEY, so changing either makes stored keys unreadable.
+EVALLOOP_ENCRYPTION_KEY = env.string("EVALLOOP_ENCRYPTION_KEY") or SECRET_KEY
+# LLM judges (evalloop/evaluators/providers.py): one call's time limit, the first pause
+# before retrying a transient error (doubling, with jitter), and calls in flight per batch.
+EVALLOOP_LLM_TIMEOUT_SECONDS = env.number("EVALLOOP_LLM_TIMEOUT_SECONDS", 60.0, minimum=0.1)
+EVALLOOP_LLM_RETRY_BASE_SECONDS = env.number("EVALLOOP_LLM_RETRY_BASE_SECONDS", 1.0, minimum=0)
+EVALLOOP_LLM_CONCURRENCY = env.integer("EVALLOOP_LLM_CONCURRENCY", 8, minimum=1)
 
 EVALLOOP_TICK_SECONDS = env.integer("EVALLOOP_TICK_SECONDS", 30, minimum=1)
 EVALLOOP_COORDINATOR_SECONDS = env.integer("EVALLOOP_COORDINATOR_SECONDS", 5, minimum=1)
@@ -208,5 +216,10 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # The LLM clients' HTTP library logs every request at INFO: one line per evaluation.
+        "httpx": {"level": "WARNING"},
+        "httpx2": {"level": "WARNING"},
+    },
 }

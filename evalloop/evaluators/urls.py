@@ -1,6 +1,6 @@
 from django.urls import path
 
-from evalloop.evaluators.views import evaluators
+from evalloop.evaluators.views import evaluators, providers
 
 app_name = "evaluators"
 
@@ -13,4 +13,7 @@ urlpatterns = [
     path("evaluators/<id:pk>/delete/", evaluators.evaluator_delete, name="evaluator-delete"),
     path("evaluators/<id:pk>/test/", evaluators.evaluator_test, name="evaluator-test"),
     # providers, under settings (views/providers.py)
+    path("settings/providers/", providers.provider_list, name="providers"),
+    path("settings/providers/<id:pk>/edit/", providers.provider_edit, name="provider-edit"),
+    path("settings/providers/<id:pk>/delete/", providers.provider_delete, name="provider-delete"),
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import zoneinfo
 from collections.abc import Mapping
@@ -59,6 +60,21 @@ class Env:
             raise ImproperlyConfigured(f"{name}={raw!r} is not a whole number.") from None
         if minimum is not None and value < minimum:
             raise ImproperlyConfigured(f"{name}={value} must be at least {minimum}.")
+        return value
+
+    def number(self, name: str, default: float, *, minimum: float | None = None) -> float:
+        """A finite decimal number, e.g. `0.5`."""
+        raw = self._raw(name)
+        if raw is None:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}={raw!r} is not a number.") from None
+        if not math.isfinite(value):
+            raise ImproperlyConfigured(f"{name}={raw!r} is not a finite number.")
+        if minimum is not None and value < minimum:
+            raise ImproperlyConfigured(f"{name}={value:g} must be at least {minimum:g}.")
         return value
 
     def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:

@@ -15,6 +15,7 @@ REGISTRY: dict[str, str] = {
     "json_valid": "evalloop.evaluators.kinds.json_valid",
     "length": "evalloop.evaluators.kinds.length",
     "python": "evalloop.evaluators.kinds.python",
+    "llm_judge": "evalloop.evaluators.kinds.llm_judge",
 }
 
 
