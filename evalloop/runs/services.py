@@ -200,8 +200,8 @@ def start_run(
         trigger_label=(trigger_label or (triggered_by.email if triggered_by else ""))[:300],
     )
     RunEvaluator.objects.bulk_create(
-        RunEvaluator(run=run, evaluator=evaluator, version_id=evaluator.version_id, position=i)
-        for i, evaluator in enumerate(plan)
+        RunEvaluator(run=run, evaluator=evaluator, version_id=version_id, position=i)
+        for i, (evaluator, version_id) in enumerate(plan)
     )
     run.scope_size = _freeze_rows(run, _scope(config.dataset, type, sample_size, row_ids))
     if not run.scope_size:
@@ -226,16 +226,18 @@ def _check_run_request(
         raise ValidationError({"row_ids": "A delta run, and only a delta run, takes row ids."})
 
 
-def _current_versions(config: Config) -> list[Evaluator]:
+def _current_versions(config: Config) -> list[tuple[Evaluator, int]]:
+    """The config's evaluators with the id of their current version, in name order."""
     evaluators = list(config.evaluators.order_by("name", "pk"))
     if not evaluators:
         raise ValidationError({"evaluators": "This config has no evaluators; add one first."})
-    unversioned = [evaluator.name for evaluator in evaluators if evaluator.version_id is None]
+    plan = [(evaluator, evaluator.version_id) for evaluator in evaluators]
+    unversioned = [evaluator.name for evaluator, version_id in plan if version_id is None]
     if unversioned:
         raise ValidationError(
             {"evaluators": f"Save these evaluators again first: {', '.join(unversioned)}."}
         )
-    return evaluators
+    return [(evaluator, version_id) for evaluator, version_id in plan if version_id is not None]
 
 
 def _scope(
