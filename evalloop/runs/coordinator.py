@@ -130,16 +130,17 @@ def _expire_leases(run: Run, now: datetime) -> bool:
         return False
     limit: int = settings.EVALLOOP_RUN_STALL_LIMIT
     lease = timedelta(seconds=settings.EVALLOOP_RUN_LEASE_SECONDS)
-    worn = next((batch for batch in expired if batch.attempts >= limit), None)
-    if worn is not None:
-        _fail(run, now, _worn_reason(worn))
-        return True
     if run.last_progress_at is None or run.last_progress_at < now - lease:
         run.stalls += 1
         if run.stalls >= limit:
             _fail(run, now, _stall_reason(run, lease))
             return True
         run.save(update_fields=["stalls"])
+    # A batch that keeps losing its lease while others progress fails the run all the same.
+    worn = next((batch for batch in expired if batch.attempts >= limit), None)
+    if worn is not None:
+        _fail(run, now, _worn_reason(worn))
+        return True
     run.batches.filter(pk__in=[batch.pk for batch in expired]).update(
         status=BatchStatus.PENDING, lease_expires_at=None, updated_at=now
     )
