@@ -6,6 +6,7 @@ import os
 from datetime import timedelta
 
 from celery import Celery
+from django.conf import settings
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -17,6 +18,12 @@ app.conf.beat_schedule = {
     "clear-expired-logins": {
         "task": "evalloop.web.tasks.clear_expired_logins",
         "schedule": timedelta(hours=6),
+    },
+    "coordinate-runs": {
+        "task": "evalloop.runs.tasks.coordinate",
+        "schedule": timedelta(seconds=settings.EVALLOOP_COORDINATOR_SECONDS),
+        # A pass missed while workers were busy is replaced by the next, never queued up.
+        "options": {"expires": settings.EVALLOOP_COORDINATOR_SECONDS},
     },
 }
 

@@ -208,6 +208,14 @@ EVALLOOP_LLM_CONCURRENCY = env.integer("EVALLOOP_LLM_CONCURRENCY", 8, minimum=1)
 
 EVALLOOP_TICK_SECONDS = env.integer("EVALLOOP_TICK_SECONDS", 30, minimum=1)
 EVALLOOP_COORDINATOR_SECONDS = env.integer("EVALLOOP_COORDINATOR_SECONDS", 5, minimum=1)
+# Runs (docs/runs.md): rows per batch task, batches in flight per run and overall, how long a
+# dispatched batch may go without writing before it is dispatched again, and how many such
+# stalls without progress fail a run.
+EVALLOOP_RUN_BATCH_ROWS = env.integer("EVALLOOP_RUN_BATCH_ROWS", 100, minimum=1)
+EVALLOOP_RUN_BATCHES_PER_RUN = env.integer("EVALLOOP_RUN_BATCHES_PER_RUN", 4, minimum=1)
+EVALLOOP_RUN_BATCHES_IN_FLIGHT = env.integer("EVALLOOP_RUN_BATCHES_IN_FLIGHT", 16, minimum=1)
+EVALLOOP_RUN_LEASE_SECONDS = env.integer("EVALLOOP_RUN_LEASE_SECONDS", 600, minimum=10)
+EVALLOOP_RUN_STALL_LIMIT = env.integer("EVALLOOP_RUN_STALL_LIMIT", 3, minimum=1)
 
 LOG_LEVEL = env.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))
 LOGGING = {

@@ -144,7 +144,7 @@ def edit_row(request: HttpRequest, dataset_id: int, row_id: int, body: RowPatch)
 
 @router.delete(
     "/datasets/{dataset_id}/rows/{row_id}",
-    response={204: None, **answers(403)},
+    response={204: None, **answers(403, 409)},
     summary="Delete a row",
 )
 def delete_row(request: HttpRequest, dataset_id: int, row_id: int) -> Status[None]:

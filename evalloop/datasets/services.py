@@ -38,6 +38,7 @@ from evalloop.filters import Filter, Target, apply_filter, parse_filter
 from evalloop.lib import busy
 from evalloop.lib.errors import Conflict
 from evalloop.lib.locking import lock_or_404
+from evalloop.runs.models import Run
 from evalloop.teams.access import team_objects
 from evalloop.teams.models import Team, User
 
@@ -106,6 +107,8 @@ def delete_dataset(*, dataset: Dataset) -> None:
     lock_dataset(dataset)
     if dataset.import_jobs.active().exists():
         raise Conflict("An import into this dataset is still running; delete it when it ends.")
+    if Run.objects.using_dataset(dataset).exists():
+        raise Conflict("A run over this dataset is unfinished; cancel it or wait for it to end.")
     dataset.delete()
 
 
@@ -150,6 +153,11 @@ def edit_row(*, row: Row, changes: Mapping[str, Any]) -> Row:
 
 @transaction.atomic
 def delete_row(*, row: Row) -> None:
+    # Runs freeze their plan under the dataset's lock: one starting now waits, then
+    # leaves this row out; one already started keeps it until it ends.
+    lock_dataset(row.dataset)
+    if Run.objects.using_rows([row.pk]).exists():
+        raise Conflict("An unfinished run evaluates this row; delete it once the run ends.")
     row.delete()
 
 

@@ -171,7 +171,11 @@ def row_edit(request: TeamRequest, pk: int, row_pk: int) -> HttpResponse:
 @require_POST
 def row_delete(request: TeamRequest, pk: int, row_pk: int) -> HttpResponse:
     dataset = _dataset(request, pk)
-    services.delete_row(row=_row(dataset, row_pk))
+    try:
+        services.delete_row(row=_row(dataset, row_pk))
+    except Conflict as exc:
+        messages.error(request, str(exc))
+        return redirect("datasets:dataset-detail", pk=dataset.pk)
     messages.success(request, "Row deleted.")
     return redirect("datasets:dataset-detail", pk=dataset.pk)
 

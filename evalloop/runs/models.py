@@ -125,6 +125,14 @@ class Run(models.Model):
                 name="run_unfinished_idx",
                 condition=Q(status__in=["pending", "running"]),
             ),
+            # the sweep's scan: finished runs whose aggregates are still to compute
+            models.Index(
+                fields=["finished_at"],
+                name="run_unfinalized_idx",
+                condition=Q(
+                    status__in=["completed", "failed", "cancelled"], finalized_at__isnull=True
+                ),
+            ),
         ]
         ordering = ["-id"]
 
