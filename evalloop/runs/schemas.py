@@ -199,9 +199,15 @@ class PointOut(Schema):
 class SeriesOut(Schema):
     name: str
     evaluator_version: str
+    version_id: int
     field: str
     field_type: str
     points: list[PointOut]
+
+    @staticmethod
+    def resolve_evaluator_version(obj: Any) -> str:
+        digest: str = obj.digest
+        return digest
 
 
 class TrendOut(Schema):

@@ -25,6 +25,8 @@ from evalloop.chat import services as chat_services
 from evalloop.chat.ingest import ingest_traffic, parse_batch
 from evalloop.datasets.models import ImportJob, Mode, Row
 from evalloop.datasets.tests.factories import DatasetFactory, RowFactory
+from evalloop.runs.models import RunStatus
+from evalloop.runs.tests import scenes
 from evalloop.teams import services as team_services
 from evalloop.teams.models import Team
 from evalloop.teams.permissions import Role
@@ -70,6 +72,9 @@ class Seed:
         DatasetFactory(team=team, mode=Mode.SESSION, name="Copies")
         # A running import keeps the dataset from deletion: DELETE answers 409.
         self.job = ImportJob.objects.create(dataset=self.dataset, params={"session_ids": []})
+        self.config = scenes.config(team, name="Seeded", dataset=self.dataset)
+        # A running run keeps its config from deletion (409) until a generated cancel.
+        self.run = scenes.run(self.config, rows=1, status=RunStatus.RUNNING)
 
     def row_id(self) -> int:
         row = Row.objects.filter(dataset=self.dataset).first()
@@ -82,6 +87,8 @@ class Seed:
             "dataset_id": lambda: self.dataset.pk,
             "row_id": self.row_id,
             "job_id": lambda: self.job.pk,
+            "config_id": lambda: self.config.pk,
+            "run_id": lambda: self.run.pk,
         }
         return {name: values[name]() for name in names if name in values}
 
