@@ -16,7 +16,6 @@ from django.db import transaction
 from django.db.models import Avg, Count, FloatField, Max, Min, Q, QuerySet, StdDev
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Cast
-from django.db.models.lookups import Exact
 from django.utils import timezone
 
 from evalloop.evaluators.models import EvaluatorVersion
@@ -96,10 +95,11 @@ def _median(values: QuerySet[Result], number: Cast, count: int) -> float | None:
 
 
 def _booleans(aggregate: Aggregate, ok: QuerySet[Result], name: str) -> None:
-    value = KeyTransform(name, "output")
-    figures = ok.aggregate(
-        count=Count("pk", filter=Q(Exact(value, True)) | Q(Exact(value, False))),
-        true_count=Count("pk", filter=Q(Exact(value, True))),
+    # Filtering on the alias compares with JSON true and false on every database.
+    flags = ok.alias(flag=KeyTransform(name, "output"))
+    figures = flags.aggregate(
+        count=Count("pk", filter=Q(flag=True) | Q(flag=False)),
+        true_count=Count("pk", filter=Q(flag=True)),
     )
     aggregate.count = figures["count"]
     aggregate.true_count = figures["true_count"]

@@ -137,3 +137,15 @@ def make_config(
 
 def start(config: Config, type: str = RunType.FULL, **options: Any) -> Run:
     return services.start_run(config=config, type=type, trigger=Trigger.USER, **options)
+
+
+def finish(run: Run, sent: list[int]) -> Run:
+    """Drive `run` to its end by coordinator passes, doing each dispatched batch in between."""
+    from evalloop.runs import batches, coordinator
+
+    for _ in range(10):
+        coordinator.tick()
+        while sent:
+            batches.run_batch(batch_id=sent.pop(0))
+    run.refresh_from_db()
+    return run
