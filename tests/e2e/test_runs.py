@@ -13,6 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import Member, Server, call
+from tests.e2e.test_security import watch
 
 RUN_SECONDS = 60
 
@@ -29,6 +30,7 @@ def scored_dataset(server: Server, member: Member) -> None:
 
 def test_a_member_creates_a_config_runs_it_and_reads_the_aggregates(scored_dataset, logged_in_page):
     page = logged_in_page
+    problems = watch(page)
     page.get_by_role("link", name="Evaluations").click()
     page.get_by_role("link", name="New config").click()
     page.get_by_label("Name").fill("Politeness")
@@ -48,3 +50,7 @@ def test_a_member_creates_a_config_runs_it_and_reads_the_aggregates(scored_datas
     page.get_by_role("link", name="Politeness").click()
     expect(page.locator("#run-history tbody tr")).to_have_count(1)
     expect(page.locator("#run-history").get_by_test_id("run-status")).to_have_text("completed")
+
+    page.get_by_role("link", name="Trend").click()
+    expect(page.get_by_role("img", name=re.compile("Says sorry · match"))).to_be_visible()
+    assert problems == []
