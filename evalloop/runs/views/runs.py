@@ -18,7 +18,7 @@ from evalloop.evaluators.models import EvaluatorVersion
 from evalloop.lib.errors import Conflict
 from evalloop.runs import export, grid, services
 from evalloop.runs.forms import StartRunForm
-from evalloop.runs.models import Aggregate, Run, RunStatus, RunType, Trigger
+from evalloop.runs.models import Aggregate, Config, Run, RunStatus, RunType, Trigger
 from evalloop.runs.views.common import get_config, get_run
 from evalloop.teams.decorators import TeamRequest, team_view
 from evalloop.teams.permissions import Action
@@ -26,6 +26,18 @@ from evalloop.web.htmx import render_page
 
 DETAIL = "runs/run_detail.html"
 PAGE_SIZES = (25, 50, 100)
+
+
+def _start(request: TeamRequest, config: Config, data: dict[str, Any]) -> Run:
+    options = {"sample_size": data["sample_size"]} if data["sample_size"] else {}
+    return services.start_run(
+        config=config,
+        type=RunType(data["type"]),
+        trigger=Trigger.USER,
+        triggered_by=request.user,
+        trigger_label=request.user.email,
+        **options,
+    )
 
 
 @team_view(Action.EDIT)
@@ -36,18 +48,8 @@ def run_start(request: TeamRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, "Choose a full run or a preview.")
         return redirect("runs:config-detail", pk=config.pk)
-    options: dict[str, Any] = {}
-    if form.cleaned_data["sample_size"]:
-        options["sample_size"] = form.cleaned_data["sample_size"]
     try:
-        run = services.start_run(
-            config=config,
-            type=RunType(form.cleaned_data["type"]),
-            trigger=Trigger.USER,
-            triggered_by=request.user,
-            trigger_label=request.user.email,
-            **options,
-        )
+        run = _start(request, config, form.cleaned_data)
     except (ValidationError, Conflict) as exc:
         text = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
         messages.error(request, f"No run started: {text}")
