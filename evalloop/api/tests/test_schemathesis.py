@@ -26,6 +26,8 @@ from evalloop.chat.ingest import ingest_traffic, parse_batch
 from evalloop.datasets.models import ImportJob, Mode, Row
 from evalloop.datasets.tests.factories import DatasetFactory, RowFactory
 from evalloop.evaluators.services import create_evaluator
+from evalloop.runs.models import RunStatus
+from evalloop.runs.tests import scenes
 from evalloop.teams import services as team_services
 from evalloop.teams.models import Team
 from evalloop.teams.permissions import Role
@@ -74,6 +76,9 @@ class Seed:
         self.evaluator = create_evaluator(
             team=team, name="Seeded", kind="contains", params={"words": ["thanks"]}
         )
+        self.config = scenes.config(team, name="Seeded", dataset=self.dataset)
+        # A running run keeps its config from deletion (409) until a generated cancel.
+        self.run = scenes.run(self.config, rows=1, status=RunStatus.RUNNING)
 
     def row_id(self) -> int:
         row = Row.objects.filter(dataset=self.dataset).first()
@@ -87,6 +92,8 @@ class Seed:
             "row_id": self.row_id,
             "job_id": lambda: self.job.pk,
             "evaluator_id": lambda: self.evaluator.pk,
+            "config_id": lambda: self.config.pk,
+            "run_id": lambda: self.run.pk,
         }
         return {name: values[name]() for name in names if name in values}
 

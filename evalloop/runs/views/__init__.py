@@ -1,0 +1,1 @@
+"""Evaluation pages: configs with their run history, a run's results, a config's trend."""
