@@ -149,8 +149,13 @@ def browser() -> Iterator[object]:
 @pytest.fixture
 def page(browser, server: Server):  # type: ignore[no-untyped-def]
     """Answer a fresh browser tab (no cookies) whose relative URLs go to the server."""
+    from playwright.sync_api import expect
+
     context = browser.new_context(base_url=server.url)
     context.set_default_timeout(10_000)
+    # Assertions wait as long as actions: on a loaded two-core machine a page behind the
+    # server's worker and scheduler can take longer than the default five seconds.
+    expect.set_options(timeout=10_000)
     yield context.new_page()
     context.close()
 
