@@ -3,12 +3,14 @@
 A batch may be delivered twice (a lease that expired on a slow worker, a redelivered task):
 it skips the pairs that have a result, and every write first locks the run, so two
 deliveries never write the same pair nor count it twice. Writes are one short transaction
-per evaluator version, so a batch killed half-way keeps what it wrote.
+per evaluator version that took a while (one per batch for quick ones), so a batch
+killed half-way keeps what it wrote.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,6 +32,8 @@ from evalloop.runs.models import UNFINISHED, Batch, BatchStatus, Result, Run, Ru
 logger = logging.getLogger(__name__)
 
 MAX_ERROR_CHARS = 2_000
+# Results wait at most this long (after an evaluator finishes) before they are written.
+FLUSH_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -47,15 +51,20 @@ def run_batch(*, batch_id: int) -> int | None:
     work = _load(batch_id)
     if work is None:
         return None
-    present = set(
-        Result.objects.filter(run_id=work.batch.run_id, row_id__in=work.row_ids).values_list(
-            "row_id", "version_id"
-        )
-    )
+    present = _present(work.batch.run_id, work.row_ids) if work.batch.has_results else set()
+    pending: list[Result] = []
+    flushed = time.monotonic()
     for version in work.versions:
         todo = [row_id for row_id in work.row_ids if (row_id, version.pk) not in present]
-        if todo and not _evaluate_and_write(work, version, todo):
-            return None  # the run ended meanwhile (cancelled, failed)
+        pending += _evaluate(work, version, todo) if todo else []
+        # Quick evaluators write once per batch (a commit costs more than their work);
+        # slow ones write as they go, so progress shows and the lease is renewed.
+        if pending and time.monotonic() - flushed >= FLUSH_SECONDS:
+            if not busy.bulk_step(partial(_write, work.batch, pending)):
+                return None  # the run ended meanwhile (cancelled, failed)
+            pending, flushed = [], time.monotonic()
+    if pending and not busy.bulk_step(partial(_write, work.batch, pending)):
+        return None
     Batch.objects.filter(pk=batch_id).update(status=BatchStatus.DONE, updated_at=timezone.now())
     reset_queries()  # with DEBUG on, every query of a long run would stay in memory
     return work.batch.run_id
@@ -78,11 +87,10 @@ def _load(batch_id: int) -> Work | None:
     return Work(batch=batch, row_ids=list(rows), rows=rows, versions=versions)
 
 
-def _evaluate_and_write(work: Work, version: EvaluatorVersion, todo: list[int]) -> bool:
+def _evaluate(work: Work, version: EvaluatorVersion, todo: list[int]) -> list[Result]:
     outcomes = evaluate(version, [work.rows[row_id] for row_id in todo])
     pairs = zip(todo, outcomes, strict=True)
-    results = [_result(work.batch, version, row_id, outcome) for row_id, outcome in pairs]
-    return busy.bulk_step(partial(_write, work.batch, results))
+    return [_result(work.batch, version, row_id, outcome) for row_id, outcome in pairs]
 
 
 def evaluate(version: EvaluatorVersion, rows: Sequence[RowData]) -> list[Outcome]:
@@ -122,21 +130,24 @@ def _write(batch: Batch, results: list[Result]) -> bool:
     run = Run.objects.select_for_update().filter(pk=batch.run_id, status__in=UNFINISHED).first()
     if run is None:
         return False
-    version_id = results[0].version_id
-    present = set(
-        Result.objects.filter(
-            run=run, version_id=version_id, row_id__in=[result.row_id for result in results]
-        ).values_list("row_id", flat=True)
-    )
-    missing = [result for result in results if result.row_id not in present]
+    has_results = Batch.objects.filter(pk=batch.pk).values_list("has_results", flat=True)
+    present = _present(run.pk, [result.row_id for result in results]) if has_results[0] else set()
+    missing = [result for result in results if (result.row_id, result.version_id) not in present]
     Result.objects.bulk_create(missing, ignore_conflicts=True)
     now = timezone.now()
     _count(run, missing, now)
+    Batch.objects.filter(pk=batch.pk, has_results=False).update(has_results=True)
     lease = timedelta(seconds=settings.EVALLOOP_RUN_LEASE_SECONDS)
     Batch.objects.filter(pk=batch.pk, status=BatchStatus.RUNNING).update(
         lease_expires_at=now + lease, updated_at=now
     )
     return True
+
+
+def _present(run_id: int, row_ids: list[int]) -> set[tuple[int, int]]:
+    """The (row, version) pairs of these rows that have a result in the run."""
+    pairs = Result.objects.filter(run_id=run_id, row_id__in=set(row_ids)).order_by()
+    return set(pairs.values_list("row_id", "version_id"))
 
 
 def _count(run: Run, results: list[Result], now: datetime) -> None:

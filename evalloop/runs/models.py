@@ -153,7 +153,8 @@ class Run(models.Model):
 class RunRow(models.Model):
     """A row of a run's frozen plan, numbered so batches are ranges of positions."""
 
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="plan_rows")
+    # No index of its own: the unique (run, position) index serves every lookup by run.
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="plan_rows", db_index=False)
     row = models.ForeignKey(Row, on_delete=models.CASCADE, related_name="+")
     position = models.PositiveIntegerField()
 
@@ -197,7 +198,9 @@ class ResultQuerySet(models.QuerySet["Result"]):
 class Result(models.Model):
     """The score of one row by one evaluator version in one run, or the error it met."""
 
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="results")
+    # No index of its own: the unique (run, row, version) index serves every lookup by run,
+    # and one index less is cheaper on every insert of a large run.
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="results", db_index=False)
     row = models.ForeignKey(Row, on_delete=models.CASCADE, related_name="results")
     version = models.ForeignKey(EvaluatorVersion, on_delete=models.CASCADE, related_name="results")
     output = models.JSONField(null=True, blank=True)
@@ -282,6 +285,9 @@ class Batch(models.Model):
     last_position = models.PositiveIntegerField()
     status = models.CharField(max_length=10, choices=BatchStatus.choices, default="pending")
     attempts = models.PositiveIntegerField(default=0)
+    # Set by the first write of the batch's results: until then no pair of it has a result,
+    # so its work need not look for them (a lookup that grows with the run).
+    has_results = models.BooleanField(default=False)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
 

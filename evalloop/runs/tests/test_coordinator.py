@@ -102,6 +102,7 @@ def test_a_run_created_in_a_transaction_that_rolls_back_never_runs(
 def test_a_batch_killed_half_way_is_dispatched_again_and_completes_without_duplicates(
     config, sent, monkeypatch
 ):
+    monkeypatch.setattr(batches, "FLUSH_SECONDS", 0)  # as slow evaluators: write each version
     run = start(config)
     coordinator.tick()
     first = sent.pop(0)
@@ -135,6 +136,22 @@ def test_a_batch_killed_half_way_is_dispatched_again_and_completes_without_dupli
     run.refresh_from_db()
     assert run.status == RunStatus.COMPLETED
     assert run.done == run.total == Result.objects.filter(run=run).count() == 10
+
+
+def test_quick_evaluators_write_a_batch_in_one_transaction(config, sent, monkeypatch):
+    run = start(config)
+    coordinator.tick()
+    writes = []
+    real = batches._write
+
+    def counted(*args):
+        writes.append(args)
+        return real(*args)
+
+    monkeypatch.setattr(batches, "_write", counted)
+    batches.run_batch(batch_id=sent.pop(0))
+    assert len(writes) == 1
+    assert Result.objects.filter(run=run).count() == 4  # two rows x two versions
 
 
 def test_a_batch_delivered_twice_counts_its_results_once(config, sent):
