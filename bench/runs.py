@@ -20,7 +20,6 @@ after another, as one worker would. Prints a Markdown table; figures go to RESUL
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import resource
@@ -185,29 +184,14 @@ def evaluators_for(section: str, team: Any) -> list[Any] | str:
 
 
 def evaluator(team: Any, kind_name: str, params: dict[str, Any], schema: Any = None) -> Any:
-    """An evaluator and its version, as saving the evaluator's form makes them."""
-    from evalloop.evaluators.kinds import get_kind
-    from evalloop.evaluators.models import Evaluator, EvaluatorVersion
+    """An evaluator and its version, made the way the form and the API make them."""
+    from evalloop.evaluators.models import Evaluator
+    from evalloop.evaluators.services import create_evaluator
 
-    kind = get_kind(kind_name)
-    clean = kind.params_model.model_validate(params).model_dump(mode="json")
-    schema = kind.fixed_schema or schema
-    definition = json.dumps({"kind": kind_name, "params": clean, "schema": schema}, sort_keys=True)
     name = f"{kind_name} {Evaluator.objects.count() + 1}"
-    found = Evaluator.objects.create(
-        team=team, name=name, kind=kind_name, params=clean, output_schema=schema
+    return create_evaluator(
+        team=team, name=name, kind=kind_name, params=params, output_schema=schema
     )
-    found.version = EvaluatorVersion.objects.create(
-        team=team,
-        evaluator=found,
-        name=name,
-        digest=hashlib.sha256(definition.encode()).hexdigest()[:12],
-        kind=kind_name,
-        params=clean,
-        output_schema=schema,
-    )
-    found.save()
-    return found
 
 
 def measure_judge(dataset: Any) -> dict[str, Any]:
@@ -234,16 +218,10 @@ def measure_judge(dataset: Any) -> dict[str, Any]:
 
 
 def provider(team: Any, base_url: str) -> Any:
-    from evalloop.evaluators.models import Provider
-    from evalloop.lib import crypto
+    from evalloop.evaluators.provider_services import create_provider
 
-    return Provider.objects.create(
-        team=team,
-        name="bench",
-        kind="openai",
-        base_url=base_url,
-        encrypted_key=crypto.encrypt("bench-key"),  # type: ignore[attr-defined]
-        key_hint="…-key",
+    return create_provider(
+        team=team, name="bench", kind="openai", api_key="bench-key", base_url=base_url
     )
 
 

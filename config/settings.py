@@ -211,7 +211,7 @@ EVALLOOP_COORDINATOR_SECONDS = env.integer("EVALLOOP_COORDINATOR_SECONDS", 5, mi
 # Runs (docs/runs.md): rows per batch task, batches in flight per run and overall, how long a
 # dispatched batch may go without writing before it is dispatched again, and how many such
 # stalls without progress fail a run.
-EVALLOOP_RUN_BATCH_ROWS = env.integer("EVALLOOP_RUN_BATCH_ROWS", 100, minimum=1)
+EVALLOOP_RUN_BATCH_ROWS = env.integer("EVALLOOP_RUN_BATCH_ROWS", 128, minimum=1)
 EVALLOOP_RUN_BATCHES_PER_RUN = env.integer("EVALLOOP_RUN_BATCHES_PER_RUN", 4, minimum=1)
 EVALLOOP_RUN_BATCHES_IN_FLIGHT = env.integer("EVALLOOP_RUN_BATCHES_IN_FLIGHT", 16, minimum=1)
 EVALLOOP_RUN_LEASE_SECONDS = env.integer("EVALLOOP_RUN_LEASE_SECONDS", 600, minimum=10)
