@@ -1,0 +1,43 @@
+"""An evaluator made in a real browser: the kind's own fields, then the test panel.
+
+The member picks the python kind (the form swaps in its fields by HTMX), writes a function
+and its output schema, then tries it on pasted text. The function runs in the sandbox of
+the server started by `evalloop up`; the answer comes back into the page without a reload.
+"""
+
+from __future__ import annotations
+
+import json
+
+from playwright.sync_api import expect
+
+from tests.e2e.test_security import watch
+
+CODE = """def evaluate(row):
+    return {"polite": "sorry" in row["output"].lower(), "words": len(row["output"].split())}
+"""
+SCHEMA = {"fields": [{"name": "polite", "type": "boolean"}, {"name": "words", "type": "number"}]}
+
+
+def test_a_member_writes_a_python_evaluator_and_tries_it(logged_in_page):
+    page = logged_in_page
+    problems = watch(page)
+    page.get_by_role("link", name="Evaluators").click()
+    page.get_by_role("link", name="New evaluator").click()
+    page.get_by_label("Name").fill("Says sorry")
+    page.get_by_label("Kind").select_option(label="Python function")
+    page.get_by_label("Code").fill(CODE)
+    page.get_by_label("Output schema").fill(json.dumps(SCHEMA))
+    page.get_by_role("button", name="Create evaluator").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Says sorry")
+
+    page.get_by_label("Output:", exact=True).fill("Sorry, the parcel is late.")
+    page.get_by_role("button", name="Test").click()
+    outcome = page.get_by_test_id("test-outcome")
+    expect(outcome).to_contain_text("polite")
+    expect(outcome).to_contain_text("true")
+    expect(outcome).to_contain_text("5")
+
+    page.reload()
+    expect(page.get_by_test_id("test-outcome")).to_have_count(0)  # nothing was stored
+    assert problems == []
