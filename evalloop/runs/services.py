@@ -324,6 +324,9 @@ def rerun_failed(*, run: Run, triggered_by: User | None = None) -> Run:
     run = lock_or_404(run)
     if not run.is_finished:
         raise Conflict("This run is unfinished; re-run its failures once it ends.")
+    if run.status == RunStatus.CANCELLED:
+        # Re-opened, it would also evaluate every pair the cancel stopped.
+        raise Conflict("This run was cancelled; start a new run to evaluate its rows again.")
     errors = Result.objects.filter(run=run).exclude(error="")
     if not errors.exists():
         raise Conflict("This run has no failed evaluations to re-run.")

@@ -214,7 +214,7 @@ def test_cancel_and_rerun_failed_answer_409_when_not_allowed(api, cfg):
     assert response.status_code == 200
     assert response.json()["status"] == "cancelled"
     assert api().post(f"/runs/{made.pk}/cancel").status_code == 409
-    assert api().post(f"/runs/{made.pk}/rerun-failed").status_code == 409  # no failures
+    assert api().post(f"/runs/{made.pk}/rerun-failed").status_code == 409  # cancelled
 
 
 def test_rerun_failed_reopens_the_run(api, cfg):

@@ -400,6 +400,14 @@ def test_a_viewer_sees_no_cancel_or_rerun(cast, login, scored, cfg):
     assert b"Cancel run" not in login(cast.viewer).get(url("run-detail", running.pk)).content
 
 
+def test_a_cancelled_run_offers_no_rerun_of_its_failures(cast, login, cfg):
+    made = scenes.run(cfg, rows=1, status=RunStatus.CANCELLED)
+    (row,), (version,) = scenes.plan(made)
+    scenes.result(made, row, version, error="timeout")
+    Run.objects.filter(pk=made.pk).update(errors=1)
+    assert b"Re-run failed" not in login(cast.editor).get(url("run-detail", made.pk)).content
+
+
 def test_an_unfinished_run_polls_its_summary_and_reloads_when_final(cast, login, cfg):
     made = scenes.run(cfg, status=RunStatus.RUNNING)
     client = login(cast.viewer)
