@@ -7,6 +7,7 @@ from django import forms
 from evalloop.datasets.models import Dataset
 from evalloop.evaluators.models import Evaluator
 from evalloop.runs.models import Config
+from evalloop.runs.services import MAX_SAMPLE_SIZE
 from evalloop.teams.access import team_objects
 from evalloop.teams.models import Team
 
@@ -15,6 +16,7 @@ AUTO_RUN_HELP = (
     "rows: each append costs one evaluation per row and per evaluator, LLM judges included, "
     "and LLM judges are billed by their provider."
 )
+SAMPLE_SIZE_ERROR = f"A preview takes from 1 to {MAX_SAMPLE_SIZE} rows."
 FIELDS = (
     "name",
     "dataset",
@@ -68,4 +70,9 @@ class ConfigForm(forms.Form):
 
 class StartRunForm(forms.Form):
     type = forms.ChoiceField(choices=[("full", "Full"), ("preview", "Preview")])
-    sample_size = forms.IntegerField(required=False, min_value=1, max_value=1000)
+    sample_size = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_SAMPLE_SIZE,
+        error_messages=dict.fromkeys(("invalid", "min_value", "max_value"), SAMPLE_SIZE_ERROR),
+    )

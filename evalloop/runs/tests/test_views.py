@@ -260,6 +260,16 @@ def test_preview_samples_rows(cast, login, cfg):
     assert Run.objects.get().scope_size == 2
 
 
+@pytest.mark.parametrize("size", ["0", "-1", "5000", "abc"])
+def test_a_bad_preview_size_says_what_is_wrong_with_it(cast, login, cfg, size):
+    body = {"type": "preview", "sample_size": size}
+    response = login(cast.editor).post(url("run-start", cfg.pk), body, follow=True)
+    assert not Run.objects.exists()
+    shown = flashes(response)[0]
+    assert "from 1 to 1000 rows" in shown
+    assert "full run or a preview" not in shown
+
+
 def test_a_delta_run_cannot_be_started_by_hand(cast, login, cfg):
     response = login(cast.editor).post(url("run-start", cfg.pk), {"type": "delta"}, follow=True)
     assert not Run.objects.exists()
