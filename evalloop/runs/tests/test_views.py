@@ -435,6 +435,14 @@ def test_an_unfinished_run_polls_its_summary_and_reloads_when_final(cast, login,
     assert done["HX-Refresh"] == "true"
 
 
+def test_the_dataset_delete_page_warns_that_its_configs_and_runs_go_too(cast, login, cfg):
+    scenes.run(cfg, rows=1)
+    page = login(cast.editor).get(reverse("datasets:dataset-delete", args=[cfg.dataset_id]))
+    body = page.content.decode()
+    assert "1 evaluation config" in body
+    assert cfg.name in body
+
+
 # The trend
 
 
