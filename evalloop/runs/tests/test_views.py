@@ -466,9 +466,7 @@ def test_the_trend_draws_a_chart_per_field_with_a_series_per_version(cast, login
     assert "style=" not in body.split("<main", 1)[1]
 
 
-def test_a_trend_field_without_values_says_why_instead_of_an_empty_chart(
-    cast, login, cfg, judge
-):
+def test_a_trend_field_without_values_says_why_instead_of_an_empty_chart(cast, login, cfg, judge):
     failed = scenes.run(cfg, rows=1, finished_at=timezone.now() - timedelta(days=1))
     scenes.aggregate(failed, judge.version, "score", "number", count=0, errors=1)
     body = login(cast.viewer).get(url("config-trend", cfg.pk)).content.decode()
