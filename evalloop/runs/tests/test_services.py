@@ -300,6 +300,15 @@ def test_a_dataset_in_use_by_an_unfinished_run_is_a_409(busy_run, api, dataset):
     assert api().delete(f"/datasets/{dataset.pk}").status_code == 204
 
 
+def test_a_dataset_stays_in_use_when_its_config_moves_to_another_mid_run(
+    busy_run, api, cast, dataset
+):
+    elsewhere = DatasetFactory(team=cast.team, name="Elsewhere")
+    services.update_config(config=busy_run.config, dataset=elsewhere)
+    assert api().delete(f"/datasets/{dataset.pk}").status_code == 409
+    assert busy_run.plan_rows.exists()
+
+
 def test_a_row_in_an_unfinished_runs_plan_is_a_409_and_other_rows_go(busy_run, api, dataset):
     planned, other = dataset.rows.order_by("pk").values_list("pk", flat=True)
     assert api().delete(f"/datasets/{dataset.pk}/rows/{planned}").status_code == 409
