@@ -7,6 +7,7 @@ from django import forms
 from evalloop.datasets.models import Dataset
 from evalloop.evaluators.models import Evaluator
 from evalloop.runs.models import Config
+from evalloop.runs.services import MAX_DAILY_ROW_CAP, MAX_MINUTES_BETWEEN_RUNS, MAX_SAMPLE_SIZE
 from evalloop.teams.access import team_objects
 from evalloop.teams.models import Team
 
@@ -15,6 +16,7 @@ AUTO_RUN_HELP = (
     "rows: each append costs one evaluation per row and per evaluator, LLM judges included, "
     "and LLM judges are billed by their provider."
 )
+SAMPLE_SIZE_ERROR = f"A preview takes from 1 to {MAX_SAMPLE_SIZE} rows."
 FIELDS = (
     "name",
     "dataset",
@@ -40,7 +42,7 @@ class ConfigForm(forms.Form):
         label="Daily row cap",
         required=False,
         min_value=1,
-        max_value=1_000_000_000,
+        max_value=MAX_DAILY_ROW_CAP,
         help_text="At most this many rows evaluated by automatic runs per day (UTC). "
         "Leave empty for no cap.",
     )
@@ -48,7 +50,7 @@ class ConfigForm(forms.Form):
         label="Minimum minutes between automatic runs",
         required=False,
         min_value=1,
-        max_value=60 * 24 * 30,
+        max_value=MAX_MINUTES_BETWEEN_RUNS,
         help_text="Rows appended meanwhile join the next run. Leave empty to run on every append.",
     )
 
@@ -68,4 +70,9 @@ class ConfigForm(forms.Form):
 
 class StartRunForm(forms.Form):
     type = forms.ChoiceField(choices=[("full", "Full"), ("preview", "Preview")])
-    sample_size = forms.IntegerField(required=False, min_value=1, max_value=1000)
+    sample_size = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_SAMPLE_SIZE,
+        error_messages=dict.fromkeys(("invalid", "min_value", "max_value"), SAMPLE_SIZE_ERROR),
+    )

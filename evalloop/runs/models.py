@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from evalloop.datasets.models import Dataset, Row
@@ -76,7 +76,10 @@ class RunQuerySet(models.QuerySet["Run"]):
 
     # What deleting a dataset, row, evaluator or config must wait for (a 409 meanwhile).
     def using_dataset(self, dataset: Dataset) -> RunQuerySet:
-        return self.unfinished().filter(config__dataset=dataset)
+        # A plan's rows all come from one dataset: the config's when the run was created,
+        # which a config moved to another dataset meanwhile no longer names.
+        first_row = RunRow.objects.filter(run=OuterRef("pk"), position=0, row__dataset=dataset)
+        return self.unfinished().filter(Q(config__dataset=dataset) | Exists(first_row))
 
     def using_rows(self, row_ids: list[int]) -> RunQuerySet:
         return self.unfinished().filter(plan_rows__row_id__in=row_ids).distinct()

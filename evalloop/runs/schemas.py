@@ -10,15 +10,15 @@ from ninja import Schema
 from pydantic import Field, StringConstraints
 
 from evalloop.lib.inputs import Patch, Strict
+from evalloop.runs import services
 from evalloop.runs.models import Aggregate, Config, Result, Run
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-MAX_EVALUATORS = 50
-# Both limits fit the database's 32-bit positive integers with room to spare.
-RowCap = Annotated[int, Field(ge=1, le=1_000_000_000)]
-Minutes = Annotated[int, Field(ge=1, le=60 * 24 * 30)]
-SampleSize = Annotated[int, Field(ge=1, le=1000)]
-EvaluatorIds = Annotated[list[int], Field(min_length=1, max_length=MAX_EVALUATORS)]
+# The service's own limits, so that the OpenAPI document declares what is enforced.
+RowCap = Annotated[int, Field(ge=1, le=services.MAX_DAILY_ROW_CAP)]
+Minutes = Annotated[int, Field(ge=1, le=services.MAX_MINUTES_BETWEEN_RUNS)]
+SampleSize = Annotated[int, Field(ge=1, le=services.MAX_SAMPLE_SIZE)]
+EvaluatorIds = Annotated[list[int], Field(min_length=1, max_length=services.MAX_EVALUATORS)]
 
 
 class ConfigIn(Strict):

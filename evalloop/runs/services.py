@@ -11,7 +11,7 @@ from typing import Any, Final
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from evalloop.datasets.models import Dataset
@@ -324,6 +324,9 @@ def rerun_failed(*, run: Run, triggered_by: User | None = None) -> Run:
     run = lock_or_404(run)
     if not run.is_finished:
         raise Conflict("This run is unfinished; re-run its failures once it ends.")
+    if run.status == RunStatus.CANCELLED:
+        # Re-opened, it would also evaluate every pair the cancel stopped.
+        raise Conflict("This run was cancelled; start a new run to evaluate its rows again.")
     errors = Result.objects.filter(run=run).exclude(error="")
     if not errors.exists():
         raise Conflict("This run has no failed evaluations to re-run.")
@@ -342,7 +345,10 @@ def _reopen_batches(run: Run, errors: Any) -> None:
         position__lte=OuterRef("last_position"),
         row_id__in=errors.values("row_id"),
     )
-    run.batches.filter(Exists(failed_rows)).update(
+    # A batch left dispatched when the run ended (a lost one, or one the run failed on)
+    # waits again too, with its attempts forgotten, or the next pass would fail the run anew.
+    left_running = Q(status=BatchStatus.RUNNING)
+    run.batches.filter(Exists(failed_rows) | left_running).update(
         status=BatchStatus.PENDING, attempts=0, lease_expires_at=None, updated_at=timezone.now()
     )
 

@@ -8,7 +8,10 @@ import pytest
 from django.utils import timezone
 
 from evalloop.datasets.tests.factories import DatasetFactory, RowFactory
+from evalloop.runs import services
+from evalloop.runs.forms import ConfigForm
 from evalloop.runs.models import Config, Run, RunStatus, Trigger
+from evalloop.runs.schemas import ConfigIn, ConfigPatch
 from evalloop.runs.tests import scenes
 from evalloop.teams.permissions import Role
 
@@ -68,6 +71,26 @@ def test_bad_config_input_is_a_422_naming_the_field(api, dataset, judge, change,
     assert response.status_code == 422
     assert loc in locs(response)
     assert not Config.objects.exists()
+
+
+def maximum(schema, field):
+    declared = schema["properties"][field]
+    return next(each["maximum"] for each in declared.get("anyOf", [declared]) if "maximum" in each)
+
+
+@pytest.mark.parametrize(
+    ("field", "limit"),
+    [
+        ("daily_row_cap", services.MAX_DAILY_ROW_CAP),
+        ("min_minutes_between_runs", services.MAX_MINUTES_BETWEEN_RUNS),
+    ],
+)
+def test_the_api_and_the_form_declare_the_limits_the_service_enforces(field, limit):
+    assert maximum(ConfigIn.model_json_schema(), field) == limit
+    assert maximum(ConfigPatch.model_json_schema(), field) == limit
+    assert ConfigForm.base_fields[field].max_value == limit  # type: ignore[attr-defined]
+    evaluators = ConfigIn.model_json_schema()["properties"]["evaluators"]
+    assert evaluators["maxItems"] == services.MAX_EVALUATORS
 
 
 def test_another_teams_dataset_or_evaluator_is_a_422_like_an_unknown_one(cast, api, judge):
@@ -214,7 +237,7 @@ def test_cancel_and_rerun_failed_answer_409_when_not_allowed(api, cfg):
     assert response.status_code == 200
     assert response.json()["status"] == "cancelled"
     assert api().post(f"/runs/{made.pk}/cancel").status_code == 409
-    assert api().post(f"/runs/{made.pk}/rerun-failed").status_code == 409  # no failures
+    assert api().post(f"/runs/{made.pk}/rerun-failed").status_code == 409  # cancelled
 
 
 def test_rerun_failed_reopens_the_run(api, cfg):

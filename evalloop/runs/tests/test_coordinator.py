@@ -10,7 +10,7 @@ from django.utils import timezone
 from evalloop.notifications.models import Kind, Notification
 from evalloop.runs import batches, coordinator, services
 from evalloop.runs.models import Batch, BatchStatus, Result, Run, RunStatus
-from evalloop.runs.tests.factories import add_rows, make_config, make_evaluator, start
+from evalloop.runs.tests.factories import add_rows, finish, make_config, make_evaluator, start
 
 
 @pytest.fixture
@@ -206,6 +206,29 @@ def test_a_batch_that_keeps_losing_its_lease_fails_the_run_though_others_progres
     run.refresh_from_db()
     assert run.status == RunStatus.FAILED
     assert "dispatched 3 times" in run.error
+
+
+def test_re_running_the_failures_of_a_run_failed_by_a_lost_batch_finishes_it(
+    cast, dataset, sent, fake_kinds
+):
+    add_rows(dataset, "a", "b", "bad one", "c", "d")
+    run = start(make_config(dataset, make_evaluator(cast.team, "picky")))
+    coordinator.tick()
+    stuck = sent.pop(0)  # rows a and b: its worker keeps dying
+    for _ in range(3):
+        run_sent(sent)
+        expire_leases(run)
+        Run.objects.filter(pk=run.pk).update(last_progress_at=timezone.now())
+        coordinator.tick()
+        if stuck in sent:
+            sent.remove(stuck)
+    run.refresh_from_db()
+    assert (run.status, run.done, run.errors) == (RunStatus.FAILED, 3, 1)
+
+    services.rerun_failed(run=run)
+    run = finish(run, sent)
+    assert (run.status, run.done, run.errors) == (RunStatus.COMPLETED, 5, 1)
+    assert Result.objects.filter(run=run).count() == 5
 
 
 def test_a_run_ignores_rows_appended_after_it_was_created(config, dataset, sent):

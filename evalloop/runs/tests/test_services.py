@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from evalloop.datasets.models import Row
 from evalloop.datasets.tests.factories import DatasetFactory
 from evalloop.lib.errors import Conflict
-from evalloop.runs import services
+from evalloop.runs import batches, coordinator, services
 from evalloop.runs.models import Batch, Config, Result, Run, RunStatus, RunType, Trigger
 from evalloop.runs.tests.factories import (
     add_rows,
@@ -253,14 +253,34 @@ def test_re_running_failures_re_evaluates_only_the_error_pairs(failed_run, sent,
     assert kept <= set(Result.objects.filter(run=run).values_list("pk", flat=True))
 
 
-def test_re_running_failures_needs_a_finished_run_with_errors(cast, dataset, sent, failed_run):
+def test_re_running_failures_needs_a_finished_run_with_errors(
+    cast, dataset, sent, failed_run, fake_kinds
+):
     add_rows(dataset, "a")
     unfinished = start(failed_run.config)
     with pytest.raises(Conflict, match="unfinished"):
         services.rerun_failed(run=unfinished)
-    services.cancel_run(run=unfinished)
+    run = services.rerun_failed(run=failed_run)
+    fake_kinds["picky"].answer = fake_kinds["length"].answer
+    run = finish(run, sent)
     with pytest.raises(Conflict, match="no failed"):
-        services.rerun_failed(run=unfinished)
+        services.rerun_failed(run=run)
+
+
+def test_re_running_failures_of_a_cancelled_run_is_refused(cast, dataset, sent, fake_kinds):
+    # Re-opening it would also evaluate every pair the cancel stopped, not just the failures.
+    add_rows(dataset, "bad one", "ok", "fine", "good")
+    run = start(make_config(dataset, make_evaluator(cast.team, "picky")))
+    coordinator.tick()
+    batches.run_batch(batch_id=sent.pop(0))  # the first batch, with the failure, is done
+    services.cancel_run(run=run)
+    run.refresh_from_db()
+    assert (run.status, run.done, run.errors) == ("cancelled", 2, 1)
+
+    with pytest.raises(Conflict, match="cancelled"):
+        services.rerun_failed(run=run)
+    run.refresh_from_db()
+    assert (run.status, run.done) == ("cancelled", 2)
 
 
 # Deletion guards
@@ -278,6 +298,15 @@ def test_a_dataset_in_use_by_an_unfinished_run_is_a_409(busy_run, api, dataset):
     assert "unfinished" in response.json()["detail"][0]["msg"]
     services.cancel_run(run=busy_run)
     assert api().delete(f"/datasets/{dataset.pk}").status_code == 204
+
+
+def test_a_dataset_stays_in_use_when_its_config_moves_to_another_mid_run(
+    busy_run, api, cast, dataset
+):
+    elsewhere = DatasetFactory(team=cast.team, name="Elsewhere")
+    services.update_config(config=busy_run.config, dataset=elsewhere)
+    assert api().delete(f"/datasets/{dataset.pk}").status_code == 409
+    assert busy_run.plan_rows.exists()
 
 
 def test_a_row_in_an_unfinished_runs_plan_is_a_409_and_other_rows_go(busy_run, api, dataset):

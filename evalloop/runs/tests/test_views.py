@@ -260,6 +260,16 @@ def test_preview_samples_rows(cast, login, cfg):
     assert Run.objects.get().scope_size == 2
 
 
+@pytest.mark.parametrize("size", ["0", "-1", "5000", "abc"])
+def test_a_bad_preview_size_says_what_is_wrong_with_it(cast, login, cfg, size):
+    body = {"type": "preview", "sample_size": size}
+    response = login(cast.editor).post(url("run-start", cfg.pk), body, follow=True)
+    assert not Run.objects.exists()
+    shown = flashes(response)[0]
+    assert "from 1 to 1000 rows" in shown
+    assert "full run or a preview" not in shown
+
+
 def test_a_delta_run_cannot_be_started_by_hand(cast, login, cfg):
     response = login(cast.editor).post(url("run-start", cfg.pk), {"type": "delta"}, follow=True)
     assert not Run.objects.exists()
@@ -400,6 +410,14 @@ def test_a_viewer_sees_no_cancel_or_rerun(cast, login, scored, cfg):
     assert b"Cancel run" not in login(cast.viewer).get(url("run-detail", running.pk)).content
 
 
+def test_a_cancelled_run_offers_no_rerun_of_its_failures(cast, login, cfg):
+    made = scenes.run(cfg, rows=1, status=RunStatus.CANCELLED)
+    (row,), (version,) = scenes.plan(made)
+    scenes.result(made, row, version, error="timeout")
+    Run.objects.filter(pk=made.pk).update(errors=1)
+    assert b"Re-run failed" not in login(cast.editor).get(url("run-detail", made.pk)).content
+
+
 def test_an_unfinished_run_polls_its_summary_and_reloads_when_final(cast, login, cfg):
     made = scenes.run(cfg, status=RunStatus.RUNNING)
     client = login(cast.viewer)
@@ -415,6 +433,14 @@ def test_an_unfinished_run_polls_its_summary_and_reloads_when_final(cast, login,
     Run.objects.filter(pk=made.pk).update(finalized_at=timezone.now())
     done = client.get(url("run-detail", made.pk), headers={"HX-Request": "true"})
     assert done["HX-Refresh"] == "true"
+
+
+def test_the_dataset_delete_page_warns_that_its_configs_and_runs_go_too(cast, login, cfg):
+    scenes.run(cfg, rows=1)
+    page = login(cast.editor).get(reverse("datasets:dataset-delete", args=[cfg.dataset_id]))
+    body = page.content.decode()
+    assert "1 evaluation config" in body
+    assert cfg.name in body
 
 
 # The trend
@@ -438,6 +464,14 @@ def test_the_trend_draws_a_chart_per_field_with_a_series_per_version(cast, login
     assert "Data table" in body
     assert url("run-detail", second.pk) in body
     assert "style=" not in body.split("<main", 1)[1]
+
+
+def test_a_trend_field_without_values_says_why_instead_of_an_empty_chart(cast, login, cfg, judge):
+    failed = scenes.run(cfg, rows=1, finished_at=timezone.now() - timedelta(days=1))
+    scenes.aggregate(failed, judge.version, "score", "number", count=0, errors=1)
+    body = login(cast.viewer).get(url("config-trend", cfg.pk)).content.decode()
+    assert "No values to draw" in body
+    assert 'role="img"' not in body
 
 
 def test_the_trend_period_is_bounded(cast, login, cfg):

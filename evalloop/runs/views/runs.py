@@ -46,7 +46,9 @@ def run_start(request: TeamRequest, pk: int) -> HttpResponse:
     config = get_config(request, pk)
     form = StartRunForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Choose a full run or a preview.")
+        problems = form.errors.get("sample_size") or ["Choose a full run or a preview."]
+        problem = " ".join(str(each) for each in problems)
+        messages.error(request, f"No run started: {problem}")
         return redirect("runs:config-detail", pk=config.pk)
     try:
         run = _start(request, config, form.cleaned_data)
