@@ -61,20 +61,32 @@ def run_batch(*, batch_id: int) -> int | None:
         # slow ones write as they go, so progress shows and the lease is renewed.
         if pending and time.monotonic() - flushed >= FLUSH_SECONDS:
             if not busy.bulk_step(partial(_write, work.batch, pending)):
-                return None  # the run ended meanwhile (cancelled, failed)
+                _set_aside(batch_id)
+                return None
             pending, flushed = [], time.monotonic()
     if pending and not busy.bulk_step(partial(_write, work.batch, pending)):
+        _set_aside(batch_id)
         return None
     Batch.objects.filter(pk=batch_id).update(status=BatchStatus.DONE, updated_at=timezone.now())
     reset_queries()  # with DEBUG on, every query of a long run would stay in memory
     return work.batch.run_id
 
 
+def _set_aside(batch_id: int) -> None:
+    """The run ended meanwhile (cancelled, failed): the batch waits again, with no lease."""
+    Batch.objects.filter(pk=batch_id, status=BatchStatus.RUNNING).update(
+        status=BatchStatus.PENDING, lease_expires_at=None, updated_at=timezone.now()
+    )
+
+
 def _load(batch_id: int) -> Work | None:
     batch = (
         Batch.objects.filter(pk=batch_id, status=BatchStatus.RUNNING).select_related("run").first()
     )
-    if batch is None or batch.run.status not in UNFINISHED:
+    if batch is None:
+        return None
+    if batch.run.status not in UNFINISHED:
+        _set_aside(batch_id)
         return None
     plan_rows = RunRow.objects.filter(
         run_id=batch.run_id, position__range=(batch.first_position, batch.last_position)

@@ -253,6 +253,8 @@ def test_a_cancelled_run_stops_and_its_dispatched_batches_write_nothing(config, 
     assert run.status == RunStatus.CANCELLED
     assert sent == []
     assert not Result.objects.filter(run=run).exists()
+    # Its batches wait again, holding no lease, so nothing looks dispatched any more.
+    assert not run.batches.filter(status=BatchStatus.RUNNING).exists()
 
 
 def test_a_kind_that_raises_makes_error_results_and_the_run_completes(cast, dataset, sent):
