@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import Field, field_validator
+from referencing.exceptions import Unresolvable
 
 from evalloop.evaluators.kinds.base import RowData
 from evalloop.evaluators.kinds.deterministic import (
@@ -62,6 +63,11 @@ class JsonValid(Deterministic[JsonValidParams]):
                 raise RowError(
                     "the value is nested too deep for the JSON schema to check, or the schema "
                     "refers to itself without end"
+                ) from None
+            except Unresolvable as exc:
+                reference = getattr(exc, "ref", "")
+                raise RowError(
+                    f"the JSON schema refers to {reference!r}, which it does not hold"
                 ) from None
 
         return check

@@ -20,6 +20,8 @@ from jsonschema.exceptions import best_match
 from jsonschema.protocols import Validator
 from jsonschema.validators import extend
 from referencing import Registry
+from referencing.exceptions import Unresolvable
+from referencing.jsonschema import DRAFT202012
 
 from evalloop.lib import regex
 
@@ -50,11 +52,12 @@ def check_schema(schema: dict[str, Any]) -> None:
         raise SchemaProblem(f"a JSON schema may hold at most {MAX_SCHEMA_CHARS} characters")
     if schema.get("$schema", DIALECT) != DIALECT:
         raise SchemaProblem(f"only JSON Schema draft 2020-12 is supported ($schema {DIALECT})")
-    references = 0
+    references = []
     for path, key, value in _keywords(schema, ()):
-        references += key in REFERENCES
+        if key in REFERENCES:
+            references.append((path, value))
         _check_keyword(path, key, value)
-    if references > MAX_REFS:
+    if len(references) > MAX_REFS:
         raise SchemaProblem(f"a JSON schema may hold at most {MAX_REFS} references ($ref)")
     try:
         Draft202012Validator.check_schema(schema)
@@ -63,6 +66,20 @@ def check_schema(schema: dict[str, Any]) -> None:
         raise SchemaProblem(
             f"not a valid JSON schema at {error.json_path}: {error.message}"
         ) from None
+    _check_references(schema, references)
+
+
+def _check_references(schema: dict[str, Any], references: list[tuple[str, str]]) -> None:
+    """Refuse a reference that leads nowhere from the root (a nested $id moves the base of a
+    reference, so such schemas are checked when they are evaluated instead)."""
+    if any(key == "$id" and path != "$.$id" for path, key, _ in _keywords(schema, ())):
+        return
+    resolver = Registry().resolver_with_root(DRAFT202012.create_resource(schema))
+    for path, reference in references:
+        try:
+            resolver.lookup(reference)
+        except Unresolvable:
+            raise SchemaProblem(f"{path}: {reference} points nowhere in the schema") from None
 
 
 def _check_keyword(path: str, key: str, value: Any) -> None:
