@@ -169,6 +169,28 @@ def test_an_answer_breaking_the_schema_twice_is_an_error_result(cast, server):
     assert "verdict: missing from the output" in outcome.error
 
 
+REASON = {"fields": [{"name": "reason", "type": "text"}]}
+
+
+@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+@pytest.mark.parametrize("reason", ["a\x00b", "a\ud800b"])
+def test_an_answer_that_cannot_be_stored_is_an_error_result(cast, server, kind, reason):
+    server.default = Step(answer={"reason": reason})
+    url = server.openai_url if kind == "openai" else server.anthropic_url
+    version = make_judge(make_provider(cast.team, url, kind=kind), schema=REASON)
+    [outcome] = evaluate_rows(version, [ROW])
+    assert outcome.output is None
+    assert outcome.error.startswith("the output cannot be stored: ")
+
+
+def test_an_answer_too_large_to_store_is_an_error_result(cast, server):
+    server.default = Step(answer={"reason": "x" * 100_000})
+    version = make_judge(make_provider(cast.team, server.openai_url), schema=REASON)
+    [outcome] = evaluate_rows(version, [ROW])
+    assert outcome.output is None
+    assert outcome.error == "the output is larger than 64 KB"
+
+
 def test_a_key_that_cannot_be_decrypted_fails_every_row_with_a_clear_error(cast, server, settings):
     version = make_judge(make_provider(cast.team, server.openai_url))
     settings.EVALLOOP_ENCRYPTION_KEY = "a different key"
