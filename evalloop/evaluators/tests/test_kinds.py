@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -182,6 +183,17 @@ def test_a_schema_whose_reference_leads_nowhere_is_an_error_result_not_a_crash()
     )
     [outcome] = evaluate_rows(stored, [{"output": '{"a": 1}'}])
     assert "refers to" in outcome.error
+
+
+def test_a_schema_check_too_costly_for_a_value_is_an_error_result_not_a_stuck_worker():
+    # Small enough to save, but 600 checks on each of 100,000 items would take minutes.
+    schema = {"type": "array", "items": {"allOf": [{"not": {"const": n}} for n in range(600)]}}
+    rows = [{"output": json.dumps([1000] * 100_000)}, {"output": "[1000]"}]
+    started = time.perf_counter()
+    found = outputs("json_valid", rows, schema=schema)
+    assert time.perf_counter() - started < 5
+    assert "too costly" in found[0]
+    assert found[1] == {"valid": True}
 
 
 def test_a_property_named_like_a_keyword_is_only_a_name():
