@@ -196,6 +196,18 @@ def test_a_schema_check_too_costly_for_a_value_is_an_error_result_not_a_stuck_wo
     assert found[1] == {"valid": True}
 
 
+def test_stored_params_that_no_longer_validate_say_why_in_plain_words():
+    stored = EvaluatorVersion(
+        kind="json_valid",
+        params={"schema": {"$ref": "#/$defs/gone"}, "field": "output"},
+        output_schema=get_kind("json_valid").fixed_schema,
+    )
+    [outcome] = evaluate_rows(stored, [{"output": "1"}])
+    assert outcome.error == (
+        "the stored params no longer validate: $.$ref: #/$defs/gone points nowhere in the schema"
+    )
+
+
 def test_a_property_named_like_a_keyword_is_only_a_name():
     schema = {"properties": {"$ref": {"type": "string"}, "pattern": {"type": "integer"}}}
     assert outputs("json_valid", [{"output": '{"pattern": 1}'}], schema=schema) == [{"valid": True}]
