@@ -139,6 +139,14 @@ def _retry_note(problem: str) -> str:
     )
 
 
+# The most tokens a result records for one evaluation (its columns hold 31-bit integers).
+MAX_RESULT_TOKENS = 2**31 - 1
+
+
+def _tokens(count: int) -> int:
+    return min(count, MAX_RESULT_TOKENS)
+
+
 @dataclass
 class _Tally:
     """Tokens and time an evaluation spent, across its calls."""
@@ -150,8 +158,10 @@ class _Tally:
     output_tokens: int = 0
 
     def add(self, answer: Answer) -> None:
-        self.input_tokens += answer.input_tokens
-        self.output_tokens += answer.output_tokens
+        # A provider's counts are taken as told, but never below zero nor beyond what a
+        # result can store.
+        self.input_tokens = _tokens(self.input_tokens + max(answer.input_tokens, 0))
+        self.output_tokens = _tokens(self.output_tokens + max(answer.output_tokens, 0))
 
     def outcome(self, *, output: dict[str, Any] | None = None, error: str = "") -> Outcome:
         cost = cost_of(self.endpoint.prices, self.model, self.input_tokens, self.output_tokens)

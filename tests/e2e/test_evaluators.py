@@ -1,4 +1,4 @@
-"""An evaluator made in a real browser: the kind's own fields, then the test panel.
+"""Evaluators in a real browser: the kind's own fields, the test panel, long values.
 
 The member picks the python kind (the form swaps in its fields by HTMX), writes a function
 and its output schema, then tries it on pasted text. The function runs in the sandbox of
@@ -11,6 +11,7 @@ import json
 
 from playwright.sync_api import expect
 
+from tests.e2e.conftest import Member, Server, call
 from tests.e2e.test_security import watch
 
 CODE = """def evaluate(row):
@@ -41,3 +42,27 @@ def test_a_member_writes_a_python_evaluator_and_tries_it(logged_in_page):
     page.reload()
     expect(page.get_by_test_id("test-outcome")).to_have_count(0)  # nothing was stored
     assert problems == []
+
+
+LONG_LINE = "    labels = [" + ", ".join(f"'label-{n}'" for n in range(40)) + "]"
+WIDE_CODE = f"def evaluate(row):\n{LONG_LINE}\n    return {{'tone': labels[0]}}\n"
+CHOICE = "x" * 100  # a choice without a place to break
+
+
+def test_a_long_code_line_or_choice_does_not_widen_the_page(
+    server: Server, member: Member, logged_in_page
+):  # type: ignore[no-untyped-def]
+    key = server.cli("apikey", "create", "--team", "support", "--name", "wide").splitlines()[-1]
+    schema = {"fields": [{"name": "tone", "type": "category", "choices": ["label-0", CHOICE]}]}
+    body = {
+        "name": "Wide",
+        "kind": "python",
+        "params": {"code": WIDE_CODE},
+        "output_schema": schema,
+    }
+    evaluator = call(server, key, "/evaluators", body)
+    page = logged_in_page
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"/evaluators/{evaluator['id']}/")
+    widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert widths[0] <= widths[1], f"the page scrolls sideways: {widths}"

@@ -62,7 +62,8 @@ class Deterministic(ABC, Generic[P]):
         try:
             params = self.params_model.model_validate(version.params)
         except pydantic.ValidationError as exc:
-            error = f"the stored params no longer validate: {exc.errors()[0]['msg']}"
+            reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
+            error = f"the stored params no longer validate: {reason}"
             return [Outcome(error=error) for _ in rows]
         check = self.prepare(cast(P, params))
         outcomes = []

@@ -4,6 +4,7 @@ import pytest
 
 from evalloop.evaluators.models import Evaluator
 from evalloop.evaluators.tests.factories import JUDGED, EvaluatorFactory, finish, unfinished_run
+from evalloop.evaluators.tests.judges import make_provider
 from evalloop.teams.permissions import Role
 
 
@@ -42,6 +43,15 @@ def test_an_unknown_kind_and_a_bad_output_schema_are_422(api, cast):
     assert locs(fixed) == [["body", "output_schema"]]
     misspelt = client.post("/evaluators", {"name": "X", "kind": "length", "parms": {}})
     assert locs(misspelt) == [["body", "parms"]]
+
+
+def test_a_judge_with_an_unknown_variable_is_422_at_params_prompt(api, cast):
+    provider = make_provider(cast.team, "http://127.0.0.1:9/v1")
+    params = {"provider": provider.pk, "model": "m", "prompt": "Rate {{ouput}}."}
+    body = {"name": "Judge", "kind": "llm_judge", "params": params, "output_schema": JUDGED}
+    response = api(Role.EDITOR).post("/evaluators", body)
+    assert response.status_code == 422
+    assert locs(response) == [["body", "params", "prompt"]]
 
 
 def test_a_taken_name_is_409(api, evaluator):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -162,12 +163,49 @@ def test_a_schema_that_refers_to_itself_without_end_is_an_error_result_not_a_cra
         ({"$schema": "http://json-schema.org/draft-04/schema#"}, "2020-12"),
         ({"allOf": [{"$ref": "#"}] * (MAX_REFS + 1)}, "at most"),
         ({"enum": ["x" * 30_000]}, "at most"),
+        ({"$ref": "#/$defs/nope"}, "points nowhere"),
+        ({"dependentSchemas": {"a": {"$dynamicRef": "#x"}}}, "points nowhere"),
     ],
 )
 def test_a_remote_invalid_or_hostile_schema_is_refused_on_save(schema, words):
     problems = refused("json_valid", schema=schema)
     assert [loc for loc, _ in problems] == [("params", "schema")]
     assert words in problems[0][1]
+
+
+def test_a_schema_whose_reference_leads_nowhere_is_an_error_result_not_a_crash():
+    # A nested $id moves the base of "#/..." to a document that is not there.
+    schema = {"properties": {"a": {"$id": "http://h.example/t", "$ref": "#/$defs/x"}}}
+    stored = EvaluatorVersion(
+        kind="json_valid",
+        params={"schema": schema, "field": "output"},
+        output_schema=get_kind("json_valid").fixed_schema,
+    )
+    [outcome] = evaluate_rows(stored, [{"output": '{"a": 1}'}])
+    assert "refers to" in outcome.error
+
+
+def test_a_schema_check_too_costly_for_a_value_is_an_error_result_not_a_stuck_worker():
+    # Small enough to save, but 600 checks on each of 100,000 items would take minutes.
+    schema = {"type": "array", "items": {"allOf": [{"not": {"const": n}} for n in range(600)]}}
+    rows = [{"output": json.dumps([1000] * 100_000)}, {"output": "[1000]"}]
+    started = time.perf_counter()
+    found = outputs("json_valid", rows, schema=schema)
+    assert time.perf_counter() - started < 5
+    assert "too costly" in found[0]
+    assert found[1] == {"valid": True}
+
+
+def test_stored_params_that_no_longer_validate_say_why_in_plain_words():
+    stored = EvaluatorVersion(
+        kind="json_valid",
+        params={"schema": {"$ref": "#/$defs/gone"}, "field": "output"},
+        output_schema=get_kind("json_valid").fixed_schema,
+    )
+    [outcome] = evaluate_rows(stored, [{"output": "1"}])
+    assert outcome.error == (
+        "the stored params no longer validate: $.$ref: #/$defs/gone points nowhere in the schema"
+    )
 
 
 def test_a_property_named_like_a_keyword_is_only_a_name():

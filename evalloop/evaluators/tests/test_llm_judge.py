@@ -93,7 +93,7 @@ def test_a_good_judge_has_no_problems(cast):
 def test_an_unknown_variable_is_refused_naming_it(cast):
     provider = make_provider(cast.team, "")
     [(loc, message)] = problems(cast.team, provider=provider.pk, prompt="Rate {{ouput}}.")
-    assert loc == ("params", "prompt")
+    assert loc == ("prompt",)  # the caller puts it under "params"
     assert "{{ouput}}" in message
     assert "{{output}}" in message  # says what may be used
 
@@ -101,7 +101,7 @@ def test_an_unknown_variable_is_refused_naming_it(cast):
 def test_a_provider_of_another_team_is_refused(cast):
     theirs = make_provider(cast.other_team, "")
     [(loc, message)] = problems(cast.team, provider=theirs.pk)
-    assert loc == ("params", "provider")
+    assert loc == ("provider",)  # the caller puts it under "params"
     assert "No provider" in message
 
 
@@ -109,7 +109,7 @@ def test_anthropic_refuses_a_temperature(cast):
     provider = make_provider(cast.team, "", kind="anthropic")
     assert problems(cast.team, provider=provider.pk) == []
     [(loc, message)] = problems(cast.team, provider=provider.pk, temperature=0.5)
-    assert loc == ("params", "temperature")
+    assert loc == ("temperature",)  # the caller puts it under "params"
     assert "leave it empty" in message
 
 
@@ -167,6 +167,28 @@ def test_an_answer_breaking_the_schema_twice_is_an_error_result(cast, server):
     [outcome] = evaluate_rows(version, [ROW])
     assert outcome.output is None
     assert "verdict: missing from the output" in outcome.error
+
+
+REASON = {"fields": [{"name": "reason", "type": "text"}]}
+
+
+@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+@pytest.mark.parametrize("reason", ["a\x00b", "a\ud800b"])
+def test_an_answer_that_cannot_be_stored_is_an_error_result(cast, server, kind, reason):
+    server.default = Step(answer={"reason": reason})
+    url = server.openai_url if kind == "openai" else server.anthropic_url
+    version = make_judge(make_provider(cast.team, url, kind=kind), schema=REASON)
+    [outcome] = evaluate_rows(version, [ROW])
+    assert outcome.output is None
+    assert outcome.error.startswith("the output cannot be stored: ")
+
+
+def test_an_answer_too_large_to_store_is_an_error_result(cast, server):
+    server.default = Step(answer={"reason": "x" * 100_000})
+    version = make_judge(make_provider(cast.team, server.openai_url), schema=REASON)
+    [outcome] = evaluate_rows(version, [ROW])
+    assert outcome.output is None
+    assert outcome.error == "the output is larger than 64 KB"
 
 
 def test_a_key_that_cannot_be_decrypted_fails_every_row_with_a_clear_error(cast, server, settings):

@@ -9,6 +9,7 @@ import pytest
 
 from evalloop.evaluators.providers import (
     MAX_ATTEMPTS,
+    MAX_RESULT_TOKENS,
     Ask,
     CallFailed,
     Endpoint,
@@ -63,6 +64,15 @@ def test_a_good_answer_is_the_output_with_usage_cost_and_latency(server, kind):
     assert request.headers["authorization"] == "Bearer sk-local-key"
     assert request.body["model"] == "judge-model"
     assert request.prompt == "Rate this."
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_token_counts_a_result_cannot_store_are_brought_into_range(server, kind):
+    server.script(Step(answer=GOOD, input_tokens=2**63, output_tokens=-5))
+    outcome = one(server, kind)
+    assert outcome.output == GOOD
+    assert outcome.usage.input_tokens == MAX_RESULT_TOKENS
+    assert outcome.usage.output_tokens == 0
 
 
 def test_openai_is_asked_for_the_schema_as_json_schema(server):

@@ -275,3 +275,18 @@ def test_a_kinds_own_problem_is_shown_beside_its_field(cast, login, scored_kind)
     response = login(cast.editor).post(url("evaluator-create"), body)
     assert response.context["form"].errors["param_provider"]
     assert not Evaluator.objects.filter(name="S").exists()
+
+
+def test_a_judges_unknown_variable_is_shown_beside_the_prompt(cast, login):
+    provider = Provider.objects.create(team=cast.team, name="Ours", kind="openai")
+    body = {
+        "name": "Judge",
+        "kind": "llm_judge",
+        "param_provider": str(provider.pk),
+        "param_model": "m",
+        "param_prompt": "Rate {{ouput}}",
+        "output_schema": json.dumps(JUDGED),
+    }
+    response = login(cast.editor).post(url("evaluator-create"), body)
+    assert "{{ouput}}" in response.context["form"].errors["param_prompt"][0]
+    assert not Evaluator.objects.filter(name="Judge").exists()

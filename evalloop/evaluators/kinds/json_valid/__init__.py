@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import Field, field_validator
+from referencing.exceptions import Unresolvable
 
 from evalloop.evaluators.kinds.base import RowData
 from evalloop.evaluators.kinds.deterministic import (
@@ -16,7 +18,13 @@ from evalloop.evaluators.kinds.deterministic import (
     text_field,
     text_of,
 )
-from evalloop.evaluators.kinds.json_valid.schemas import check_schema, validator
+from evalloop.evaluators.kinds.json_valid.schemas import (
+    MAX_STEPS,
+    Budget,
+    TooCostly,
+    check_schema,
+    validator,
+)
 from evalloop.lib.inputs import Strict, parse_json
 
 
@@ -48,23 +56,37 @@ class JsonValid(Deterministic[JsonValidParams]):
     fixed_schema = boolean_schema("valid")
 
     def prepare(self, params: JsonValidParams) -> Check:
-        matches = None if params.schema_ is None else validator(params.schema_).is_valid
-        field = params.field
+        schema, field, budget = params.schema_, params.field, Budget()
+        matches = None if schema is None else validator(schema, budget).is_valid
 
         def check(row: RowData) -> dict[str, Any]:
             try:
                 value = parse_json(text_of(row, field))
             except ValueError:
                 return {"valid": False}
-            try:
-                return {"valid": matches is None or matches(value)}
-            except RecursionError:
-                raise RowError(
-                    "the value is nested too deep for the JSON schema to check, or the schema "
-                    "refers to itself without end"
-                ) from None
+            budget.reset()
+            return {"valid": matches is None or _checked(matches, value)}
 
         return check
+
+
+def _checked(matches: Callable[[Any], bool], value: Any) -> bool:
+    """Whether `value` matches, or the RowError that says why the schema cannot tell."""
+    try:
+        return matches(value)
+    except TooCostly:
+        raise RowError(
+            f"checking this value against the JSON schema is too costly (more than "
+            f"{MAX_STEPS:,} steps)"
+        ) from None
+    except RecursionError:
+        raise RowError(
+            "the value is nested too deep for the JSON schema to check, or the schema "
+            "refers to itself without end"
+        ) from None
+    except Unresolvable as exc:
+        reference = getattr(exc, "ref", "")
+        raise RowError(f"the JSON schema refers to {reference!r}, which it does not hold") from None
 
 
 KIND = JsonValid()

@@ -75,14 +75,14 @@ class LlmJudge:
         found: Problems = []
         unknown = template.unknown_variables(params.prompt)
         if unknown:
-            found.append((("params", "prompt"), template.unknown_message(unknown)))
+            found.append((("prompt",), template.unknown_message(unknown)))
         provider = Provider.objects.for_team(team).filter(pk=params.provider).first()
         if provider is None:
-            found.append((("params", "provider"), "No provider with this id in this team."))
+            found.append((("provider",), "No provider with this id in this team."))
         elif provider.kind == ProviderKind.ANTHROPIC and params.temperature is not None:
             found.append(
                 (
-                    ("params", "temperature"),
+                    ("temperature",),
                     "Anthropic's messages API takes no temperature; leave it empty.",
                 )
             )

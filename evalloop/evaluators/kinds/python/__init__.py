@@ -53,7 +53,8 @@ class PythonKind:
         try:
             params = PythonParams.model_validate(version.params)
         except pydantic.ValidationError as exc:
-            error = f"the stored params no longer validate: {exc.errors()[0]['msg']}"
+            reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
+            error = f"the stored params no longer validate: {reason}"
             return [Outcome(error=error) for _ in rows]
         plain = [{key: row.get(key) for key in ROW_KEYS} for row in rows]
         return [_outcome(answer) for answer in default_pool().evaluate(params.code, plain)]
