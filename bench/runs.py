@@ -26,6 +26,8 @@ import resource
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +62,7 @@ def main() -> None:
     parser.add_argument("--large", action="store_true", help="add a 100k-row deterministic run")
     parser.add_argument("--python-rows", type=int, default=2_000)
     parser.add_argument("--judge-rows", type=int, default=640)
-    parser.add_argument("--child", choices=["seed", "run"], help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=["seed", "run", "llm-server"], help=argparse.SUPPRESS)
     parser.add_argument("--section", help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -113,6 +115,9 @@ def spawn(env: dict[str, str], what: str, **options: Any) -> str:
 
 def child(args: Any) -> None:
     sys.path.insert(0, str(ROOT))
+    if args.child == "llm-server":
+        serve_llm()
+        return
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
 
@@ -195,26 +200,44 @@ def evaluator(team: Any, kind_name: str, params: dict[str, Any], schema: Any = N
 
 
 def measure_judge(dataset: Any) -> dict[str, Any]:
-    from evalloop.evaluators.kinds import REGISTRY
-
-    try:
-        from evalloop.evaluators.tests.llm_server import Step, serve
-    except ImportError:
-        return {"skipped": "evalloop.evaluators.tests.llm_server is not on this branch yet"}
-    if "llm_judge" not in REGISTRY:
-        return {"skipped": "the llm_judge kind is not registered on this branch yet"}
-    with serve(default=Step(answer={"score": 4}, delay_ms=JUDGE_DELAY_MS)) as server:
+    with llm_server_process() as url:
         judge = evaluator(
             dataset.team,
             "llm_judge",
             {
-                "provider": provider(dataset.team, server.openai_url).pk,
+                "provider": provider(dataset.team, url).pk,
                 "model": "bench",
                 "prompt": "Rate this answer from 1 to 5.\n\n{{input}}\n\n{{output}}",
             },
             JUDGE_SCHEMA,
         )
         return run_once(dataset, [judge])
+
+
+@contextmanager
+def llm_server_process() -> Iterator[str]:
+    """The local LLM server in a process of its own, as a real provider is on its own machine.
+
+    In the worker's process its request handling would take turns with the worker's own
+    Python code and be counted as the worker's cost.
+    """
+    command = [sys.executable, __file__, "--child=llm-server"]
+    server = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert server.stdout is not None
+        yield server.stdout.readline().decode().strip()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def serve_llm() -> None:
+    """Answer as an LLM provider after JUDGE_DELAY_MS, until stdin closes or a signal comes."""
+    from evalloop.evaluators.tests.llm_server import Step, serve
+
+    with serve(default=Step(answer={"score": 4}, delay_ms=JUDGE_DELAY_MS)) as server:
+        print(server.openai_url, flush=True)
+        sys.stdin.read()
 
 
 def provider(team: Any, base_url: str) -> Any:
