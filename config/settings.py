@@ -229,5 +229,12 @@ LOGGING = {
         # The LLM clients' HTTP library logs every request at INFO: one line per evaluation.
         "httpx": {"level": "WARNING"},
         "httpx2": {"level": "WARNING"},
+        # Celery logs every task received, succeeded and scheduled at INFO: with the run
+        # coordinator every few seconds that buries everything else. Failures still show.
+        # At LOG_LEVEL=DEBUG they all show again.
+        **{
+            name: {"level": "DEBUG" if LOG_LEVEL == "DEBUG" else "WARNING"}
+            for name in ("celery.app.trace", "celery.worker.strategy", "celery.beat")
+        },
     },
 }
