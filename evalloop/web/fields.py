@@ -19,3 +19,7 @@ class JSONField(forms.JSONField):
             raise forms.ValidationError(f"Nested deeper than {MAX_DEPTH} levels.") from None
         except UnsafeValue as exc:
             raise forms.ValidationError(str(exc)[:1].upper() + str(exc)[1:] + ".") from None
+
+    def prepare_value(self, value: Any) -> Any:
+        # An empty box shows empty, not the word "null" for the user to delete first.
+        return "" if value is None else super().prepare_value(value)

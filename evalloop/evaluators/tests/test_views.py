@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from django.urls import reverse
@@ -247,6 +248,15 @@ def test_a_kind_without_a_fixed_schema_shows_the_schema_box_and_its_widgets(
     assert ">Local</option>" in page
     assert '<textarea name="param_extra"' in page
     assert 'type="number" name="param_score"' in page
+
+
+def test_switching_to_a_kind_with_a_schema_leaves_the_schema_box_empty(cast, login, scored_kind):
+    response = login(cast.editor).get(
+        url("evaluator-create"), {"kind": "scored", "output_schema": ""}, HTTP_HX_REQUEST="true"
+    )
+    box = re.search(r'<textarea name="output_schema"[^>]*>(.*?)</textarea>', response.text, re.S)
+    assert box is not None
+    assert box.group(1).strip() == ""
 
 
 def test_the_output_schema_is_checked_naming_the_field(cast, login, scored_kind):
