@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from functools import lru_cache, partial
@@ -42,6 +44,11 @@ MAX_ATTEMPTS = 4  # per call, transient failures included
 RETRY_AFTER_CAP_SECONDS = 30.0  # the longest a provider's Retry-After makes a call wait
 ANSWER_ATTEMPTS = 2  # an answer that breaks the schema is asked for once more
 UNREADABLE_KEY = "the provider key cannot be decrypted; re-enter it"
+# Someone waiting on a page (the test panel) gets one attempt per call within this many
+# seconds, not the minutes a batch may spend riding out a provider's bad patch.
+INTERACTIVE_TIMEOUT_SECONDS = 15.0
+
+_interactive: ContextVar[bool] = ContextVar("interactive", default=False)
 
 __all__ = [
     "UNREADABLE_KEY",
@@ -52,6 +59,7 @@ __all__ = [
     "Endpoint",
     "Transient",
     "cost_of",
+    "interactive",
     "judge",
     "judge_all",
     "open_chat",
@@ -77,9 +85,21 @@ class Endpoint:
         )
 
 
+@contextmanager
+def interactive() -> Iterator[None]:
+    """Within the block, calls are made for someone waiting: one attempt, a short time limit."""
+    token = _interactive.set(True)
+    try:
+        yield
+    finally:
+        _interactive.reset(token)
+
+
 def open_chat(endpoint: Endpoint) -> Chat:
     """The endpoint's client, shared by every batch of this process (its connections stay warm)."""
     timeout = float(settings.EVALLOOP_LLM_TIMEOUT_SECONDS)
+    if _interactive.get():
+        timeout = min(timeout, INTERACTIVE_TIMEOUT_SECONDS)
     return _client(endpoint.kind, endpoint.base_url, endpoint.api_key, timeout)
 
 
@@ -103,9 +123,14 @@ def pause(attempt: int, retry_after: float | None) -> float:
     return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 
-def with_retries(call: Callable[[], T], *, sleep: Callable[[float], None] = time.sleep) -> T:
+def with_retries(
+    call: Callable[[], T],
+    *,
+    attempts: int = MAX_ATTEMPTS,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
     """Answer `call()`, retrying Transient failures; CallFailed once the attempts run out."""
-    for attempt in range(1, MAX_ATTEMPTS):
+    for attempt in range(1, attempts):
         try:
             return call()
         except Transient as exc:
@@ -113,7 +138,8 @@ def with_retries(call: Callable[[], T], *, sleep: Callable[[float], None] = time
     try:
         return call()
     except Transient as exc:
-        raise CallFailed(f"{exc} (gave up after {MAX_ATTEMPTS} attempts)") from exc
+        tries = f"{attempts} attempts" if attempts > 1 else "one attempt, as a test makes"
+        raise CallFailed(f"{exc} (gave up after {tries})") from exc
 
 
 # One judgement
@@ -173,14 +199,14 @@ class _Tally:
         )
 
 
-def judge(chat: Chat, endpoint: Endpoint, ask: Ask) -> Outcome:
+def judge(chat: Chat, endpoint: Endpoint, ask: Ask, *, attempts: int = MAX_ATTEMPTS) -> Outcome:
     """Ask, check the answer against the schema, ask once more if it breaks it."""
     tally = _Tally(endpoint, ask.model)
     problem = ""
     for attempt in range(ANSWER_ATTEMPTS):
         this_ask = replace(ask, prompt=ask.prompt + _retry_note(problem)) if attempt else ask
         try:
-            answer = with_retries(partial(chat.ask, this_ask))
+            answer = with_retries(partial(chat.ask, this_ask), attempts=attempts)
         except CallFailed as exc:
             return tally.outcome(error=str(exc))
         tally.add(answer)
@@ -192,9 +218,9 @@ def judge(chat: Chat, endpoint: Endpoint, ask: Ask) -> Outcome:
     )
 
 
-def _safely(chat: Chat, endpoint: Endpoint, ask: Ask) -> Outcome:
+def _safely(chat: Chat, endpoint: Endpoint, ask: Ask, attempts: int) -> Outcome:
     try:
-        return judge(chat, endpoint, ask)
+        return judge(chat, endpoint, ask, attempts=attempts)
     except Exception as exc:  # one row's failure must never sink its batch
         return Outcome(error=f"the call to the provider failed: {type(exc).__name__}: {exc}")
 
@@ -205,7 +231,9 @@ def judge_all(endpoint: Endpoint, asks: Sequence[Ask]) -> list[Outcome]:
         return []
     workers = min(int(settings.EVALLOOP_LLM_CONCURRENCY), len(asks))
     chat = open_chat(endpoint)
+    # Read here: the pool's threads do not see this thread's context variables.
+    attempts = 1 if _interactive.get() else MAX_ATTEMPTS
     # Threads: each call waits on the network with the GIL released, so `workers` calls
     # really are in flight at once; one client (and its connection pool) serves them all.
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="llm") as pool:
-        return list(pool.map(lambda ask: _safely(chat, endpoint, ask), asks))
+        return list(pool.map(lambda ask: _safely(chat, endpoint, ask, attempts), asks))

@@ -303,7 +303,10 @@ def test_evaluator(*, evaluator: Evaluator, row: RowData) -> Outcome:
     )
     if version.kind not in REGISTRY:
         return Outcome(error=f"{version.kind} is not a kind this server knows.")
+    from evalloop.evaluators import providers  # the LLM clients load only when needed
+
     started = time.perf_counter()
-    outcome = evaluate_rows(version, [full_row(row)])[0]
+    with providers.interactive():  # someone is waiting: no minutes of retries
+        outcome = evaluate_rows(version, [full_row(row)])[0]
     elapsed = round((time.perf_counter() - started) * 1000)
     return replace(outcome, latency_ms=outcome.latency_ms or elapsed)

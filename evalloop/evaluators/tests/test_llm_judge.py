@@ -220,3 +220,35 @@ def test_no_rows_make_no_calls(cast, server):
     version = make_judge(make_provider(cast.team, server.openai_url))
     assert evaluate_rows(version, []) == []
     assert server.requests == []
+
+
+# The test panel: someone is waiting
+
+
+def test_a_test_gives_a_failing_provider_one_attempt(cast, server):
+    from evalloop.evaluators.services import test_evaluator
+
+    version = make_judge(make_provider(cast.team, server.openai_url))
+    server.script(Step(status=500), Step(answer=GOOD))
+    outcome = test_evaluator(evaluator=version.evaluator, row=ROW)
+    assert "gave up after one attempt" in outcome.error
+    assert len(server.requests) == 1
+
+
+def test_a_test_waits_for_a_slow_provider_only_a_short_time(cast, server, monkeypatch):
+    from evalloop.evaluators import providers
+    from evalloop.evaluators.services import test_evaluator
+
+    monkeypatch.setattr(providers, "INTERACTIVE_TIMEOUT_SECONDS", 0.3)
+    version = make_judge(make_provider(cast.team, server.openai_url))
+    server.script(Step(answer=GOOD, delay_ms=3000))
+    outcome = test_evaluator(evaluator=version.evaluator, row=ROW)
+    assert "did not answer within 0.3 s" in outcome.error
+    assert len(server.requests) == 1
+
+
+def test_a_batch_still_retries_a_failing_provider(cast, server):
+    version = make_judge(make_provider(cast.team, server.openai_url))
+    server.script(Step(status=500), Step(answer=GOOD))
+    assert evaluate_rows(version, [ROW])[0].output == GOOD
+    assert len(server.requests) == 2
