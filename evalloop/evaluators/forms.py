@@ -115,8 +115,16 @@ class EvaluatorForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=MAX_DESCRIPTION
     )
     output_schema = JSONField(
-        widget=forms.Textarea(attrs={"rows": 8, "class": "code", "placeholder": SCHEMA_EXAMPLE}),
-        help_text="The fields this evaluator answers, as JSON. Each has a name and a type: "
+        widget=forms.Textarea(
+            # With JavaScript, a table of fields edits this box (static/js/evalloop.js).
+            attrs={
+                "rows": 8,
+                "class": "code",
+                "placeholder": SCHEMA_EXAMPLE,
+                "data-schema-editor": "",
+            }
+        ),
+        help_text="The fields this evaluator answers. Each has a name and a type: "
         "number (with an optional min and max), boolean, category (with its choices) or text.",
     )
 

@@ -8,3 +8,128 @@ document.addEventListener("change", (event) => {
     field.form.requestSubmit();
   }
 });
+
+// <textarea data-schema-editor> holds an evaluator's output schema as JSON. With JavaScript
+// a table of fields (name, type, bounds, choices) edits it and writes the JSON back on every
+// change; the server checks the JSON as before. Without JavaScript, or when the box holds
+// JSON the table cannot show, the box stays as it is.
+const SCHEMA_TYPES = ["number", "boolean", "category", "text"];
+
+function schemaFieldsOf(text) {
+  if (!text.trim()) return [];
+  try {
+    const schema = JSON.parse(text);
+    if (schema && Array.isArray(schema.fields)) return schema.fields;
+  } catch (error) {
+    // not JSON yet: the box shows it, and the server says what is wrong
+  }
+  return null;
+}
+
+function schemaInput(label, value, type = "text") {
+  const input = document.createElement("input");
+  input.type = type;
+  input.setAttribute("aria-label", label);
+  input.placeholder = label;
+  if (type === "number") input.step = "any";
+  input.value = value === undefined || value === null ? "" : String(value);
+  return input;
+}
+
+function schemaRow(field) {
+  const row = document.createElement("div");
+  row.className = "schema-row";
+  const name = schemaInput("Field name", field.name);
+  const type = document.createElement("select");
+  type.setAttribute("aria-label", "Field type");
+  for (const choice of SCHEMA_TYPES) type.add(new Option(choice, choice));
+  type.value = SCHEMA_TYPES.includes(field.type) ? field.type : "number";
+  const min = schemaInput("Min", field.min, "number");
+  const max = schemaInput("Max", field.max, "number");
+  const choices = schemaInput("Choices, separated by commas", (field.choices || []).join(", "));
+  const remove = document.createElement("button");
+  remove.type = "button";
+  remove.className = "linklike";
+  remove.dataset.schemaRemove = "";
+  remove.textContent = "Remove";
+  row.append(name, type, min, max, choices, remove);
+  showSchemaBounds(row);
+  return row;
+}
+
+function showSchemaBounds(row) {
+  const [, type, min, max, choices] = row.children;
+  min.hidden = max.hidden = type.value !== "number";
+  choices.hidden = type.value !== "category";
+}
+
+function readSchemaRow(row) {
+  const [name, type, min, max, choices] = row.children;
+  const field = { name: name.value.trim(), type: type.value };
+  if (type.value === "number") {
+    if (min.value !== "") field.min = Number(min.value);
+    if (max.value !== "") field.max = Number(max.value);
+  }
+  if (type.value === "category") {
+    field.choices = choices.value.split(",").map((choice) => choice.trim()).filter(Boolean);
+  }
+  return field;
+}
+
+function enhanceSchemaBox(box) {
+  const fields = box.dataset.enhanced ? null : schemaFieldsOf(box.value);
+  if (fields === null) return;
+  box.dataset.enhanced = "on";
+  const editor = document.createElement("div");
+  editor.className = "schema-editor";
+  const rows = document.createElement("div");
+  rows.className = "schema-rows";
+  const add = document.createElement("button");
+  add.type = "button";
+  add.className = "secondary";
+  add.textContent = "Add a field";
+  const asJson = document.createElement("button");
+  asJson.type = "button";
+  asJson.className = "linklike";
+  asJson.textContent = "Edit as JSON";
+  editor.append(rows, add, " ", asJson);
+  box.before(editor);
+  box.hidden = true;
+  const write = () => {
+    const all = [...rows.children].map(readSchemaRow);
+    box.value = all.length ? JSON.stringify({ fields: all }, null, 2) : "";
+  };
+  for (const field of fields.length ? fields : [{ type: "number" }]) rows.append(schemaRow(field));
+  if (!fields.length) write();
+  editor.addEventListener("input", write);
+  editor.addEventListener("change", (event) => {
+    const row = event.target.closest(".schema-row");
+    if (row) showSchemaBounds(row);
+    write();
+  });
+  editor.addEventListener("click", (event) => {
+    if (event.target === add) {
+      rows.append(schemaRow({ type: "number" }));
+      rows.lastChild.firstChild.focus();
+    } else if (event.target.matches("[data-schema-remove]")) {
+      event.target.closest(".schema-row").remove();
+    } else if (event.target === asJson) {
+      editor.remove();
+      box.hidden = false;
+      return;
+    } else {
+      return;
+    }
+    write();
+  });
+}
+
+function enhanceSchemaBoxes(root) {
+  root.querySelectorAll("textarea[data-schema-editor]").forEach(enhanceSchemaBox);
+}
+
+if (window.htmx) {
+  htmx.onLoad(enhanceSchemaBoxes); // the first page, and the kind's fields when swapped in
+} else {
+  document.addEventListener("DOMContentLoaded", () => enhanceSchemaBoxes(document));
+}

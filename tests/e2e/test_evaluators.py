@@ -28,7 +28,14 @@ def test_a_member_writes_a_python_evaluator_and_tries_it(logged_in_page):
     page.get_by_label("Name").fill("Polite, in Python")
     page.get_by_label("Kind").select_option(label="Python function")
     page.get_by_label("Code").fill(CODE)
-    page.get_by_label("Output schema").fill(json.dumps(SCHEMA))
+    # The output schema's table of fields writes the JSON box behind it.
+    page.get_by_label("Field name").fill("polite")
+    page.get_by_label("Field type").select_option("boolean")
+    page.get_by_role("button", name="Add a field").click()
+    page.get_by_label("Field name").nth(1).fill("words")
+    expect(page.get_by_label("Min").nth(1)).to_be_visible()  # bounds show for numbers only
+    expect(page.get_by_label("Min").first).to_be_hidden()
+    assert json.loads(page.locator("textarea[name=output_schema]").input_value()) == SCHEMA
     page.get_by_role("button", name="Create evaluator").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Polite, in Python")
 
