@@ -98,6 +98,8 @@ def y_text(chart: Chart, value: float) -> str:
 
 def x_text(moment: datetime, span: timedelta) -> str:
     local = timezone.localtime(moment)
+    if span <= timedelta(minutes=10):  # runs a few seconds apart: minutes alone all read alike
+        return local.strftime("%H:%M:%S")
     if span <= timedelta(days=1):
         return local.strftime("%H:%M")
     return local.strftime("%b %d %H:%M" if span <= timedelta(days=4) else "%b %d")

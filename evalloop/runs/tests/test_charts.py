@@ -102,3 +102,13 @@ def test_no_inline_style_or_script():
     text = str(charts.render(score_chart(series("J", 1, 2))))
     assert "style" not in text
     assert "<script" not in text
+
+
+def test_runs_seconds_apart_get_time_labels_that_differ():
+    moments = [START + timedelta(seconds=s) for s in (0, 20, 40)]
+    labels = {charts.x_text(moment, timedelta(seconds=40)) for moment in moments}
+    assert len(labels) == 3
+
+
+def test_runs_hours_apart_are_labelled_by_minute():
+    assert charts.x_text(START, timedelta(hours=5)).count(":") == 1
