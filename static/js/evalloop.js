@@ -133,3 +133,33 @@ if (window.htmx) {
 } else {
   document.addEventListener("DOMContentLoaded", () => enhanceSchemaBoxes(document));
 }
+
+// A refused or failed HTMX request swaps nothing, so say so above the page instead of
+// leaving the form looking as if nothing happened.
+const HTMX_FAILURES = {
+  400: "The server could not accept what was sent (a character it refuses?). Check the values and try again.",
+  403: "Your role may not do this.",
+  404: "This no longer exists. Reload the page.",
+  413: "What was sent is too large.",
+  429: "Too many attempts. Wait a little and try again.",
+  503: "The database is busy. Try again in a moment.",
+};
+
+document.addEventListener("htmx:responseError", (event) => {
+  const status = event.detail.xhr.status;
+  const text = HTMX_FAILURES[status] || `The server failed to answer (HTTP ${status}). Try again.`;
+  const main = document.querySelector("main");
+  if (!main) return;
+  let list = main.querySelector(":scope > ul.flash[data-htmx-errors]");
+  if (!list) {
+    list = document.createElement("ul");
+    list.className = "flash";
+    list.dataset.htmxErrors = "";
+    list.setAttribute("role", "alert");
+    main.prepend(list);
+  }
+  const item = document.createElement("li");
+  item.className = "flash-error";
+  item.textContent = text;
+  list.replaceChildren(item);
+});

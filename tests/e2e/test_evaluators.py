@@ -48,7 +48,12 @@ def test_a_member_writes_a_python_evaluator_and_tries_it(logged_in_page):
 
     page.reload()
     expect(page.get_by_test_id("test-outcome")).to_have_count(0)  # nothing was stored
-    assert problems == []
+
+    # A value the server refuses (a NUL character) swaps nothing in: the page says so.
+    page.get_by_label("Output:", exact=True).fill("nul \x00 here")
+    page.get_by_role("button", name="Test").click()
+    expect(page.get_by_role("alert")).to_contain_text("could not accept")
+    assert [problem for problem in problems if "400" not in problem] == []
 
 
 LONG_LINE = "    labels = [" + ", ".join(f"'label-{n}'" for n in range(40)) + "]"
