@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import cast
 
 from django.utils import timezone
 
@@ -16,7 +17,7 @@ def later(minutes: float = 0) -> datetime:
 
 
 def session(chatbot: Chatbot, *, ended: bool = True, tags: tuple[str, ...] = ()) -> Session:
-    found = SessionFactory(chatbot=chatbot)
+    found = cast(Session, SessionFactory(chatbot=chatbot))
     conversation(found, ("human", "hi"), ("ai", "hello"))
     for name in tags:
         tag(found, name)
