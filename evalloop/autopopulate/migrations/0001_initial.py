@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('chat', '0002_clamp_stored_times'),
+        ('chat', '0001_initial'),  # Chatbot; nothing later is needed
         ('datasets', '0004_row_text_storable'),
         ('runs', '0003_batch_results_flag_and_fewer_indexes'),
     ]

@@ -8,7 +8,6 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('autopopulate', '0001_initial'),
-        ('chat', '0002_clamp_stored_times'),
         ('datasets', '0004_row_text_storable'),
     ]
 
