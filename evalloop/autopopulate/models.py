@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import Count
 from django.utils import timezone
 
 from evalloop.chat.models import Chatbot
@@ -40,6 +41,10 @@ class RuleQuerySet(models.QuerySet["Rule"]):
 
     def enabled(self) -> RuleQuerySet:
         return self.filter(enabled=True)
+
+    def with_rows_contributed(self) -> RuleQuerySet:
+        """Each rule's rows still in its dataset, counted in the same query."""
+        return self.annotate(rows_contributed=Count("rows"))
 
 
 class Rule(models.Model):

@@ -57,8 +57,11 @@ def update_rule(*, rule: Rule, **changes: Any) -> Rule:
         rule = lock_or_404(rule)
         for name, value in clean.items():
             setattr(rule, name, value)
+        # What the rule takes changed: scan its window again from start_at (a backfill);
+        # the ledger keeps every source it already took out.
+        rule.watermark = None
         rule.updated_at = timezone.now()
-        rule.save(update_fields=[*clean, "updated_at"])
+        rule.save(update_fields=[*clean, "watermark", "updated_at"])
     return rule
 
 

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from evalloop.autopopulate import outcome, services, tick
-from evalloop.autopopulate.models import Completion, Entry, Status, Tick
+from evalloop.autopopulate.models import Completion, Entry, Rule, Status, Tick
 from evalloop.autopopulate.tests.traffic import end, later, session, tag
 from evalloop.chat.tests.factories import ChatbotFactory
 from evalloop.datasets.models import Mode, Origin, Row
@@ -258,3 +258,23 @@ def test_a_rule_of_another_chatbot_sees_none_of_this_traffic(cast, make_rule, da
     session(other)
     tick.tick(now=later())
     assert Row.objects.count() == 0
+
+
+def test_an_edited_filter_rescans_the_window_without_duplicates(make_rule, chatbot, dataset):
+    rule = make_rule(filter=VIP)
+    plain, vip = session(chatbot), session(chatbot, tags=("vip",))
+    tick.tick(now=later())
+    services.update_rule(rule=rule, filter=[])
+    tick.tick(now=later())
+    assert sorted(r.source_session_id for r in rows_of(dataset)) == [plain.pk, vip.pk]
+
+
+def test_rules_count_the_rows_they_contributed_in_one_query(
+    make_rule, chatbot, dataset, django_assert_num_queries
+):
+    first, second = make_rule(), make_rule(filter=VIP)
+    session(chatbot)
+    tick.tick(now=later())
+    with django_assert_num_queries(1):
+        counted = {r.pk: r.rows_contributed for r in Rule.objects.with_rows_contributed()}
+    assert counted == {first.pk: 1, second.pk: 0}
