@@ -19,6 +19,12 @@ app.conf.beat_schedule = {
         "task": "evalloop.web.tasks.clear_expired_logins",
         "schedule": timedelta(hours=6),
     },
+    "auto-populate": {
+        "task": "evalloop.autopopulate.tasks.tick",
+        "schedule": timedelta(seconds=settings.EVALLOOP_TICK_SECONDS),
+        # A tick missed while workers were busy is replaced by the next, never queued up.
+        "options": {"expires": settings.EVALLOOP_TICK_SECONDS},
+    },
     "coordinate-runs": {
         "task": "evalloop.runs.tasks.coordinate",
         "schedule": timedelta(seconds=settings.EVALLOOP_COORDINATOR_SECONDS),

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "evalloop.datasets",
     "evalloop.evaluators",
     "evalloop.runs",
+    "evalloop.autopopulate",
 ]
 
 MIDDLEWARE = [
@@ -207,6 +208,12 @@ EVALLOOP_LLM_RETRY_BASE_SECONDS = env.number("EVALLOOP_LLM_RETRY_BASE_SECONDS", 
 EVALLOOP_LLM_CONCURRENCY = env.integer("EVALLOOP_LLM_CONCURRENCY", 8, minimum=1)
 
 EVALLOOP_TICK_SECONDS = env.integer("EVALLOOP_TICK_SECONDS", 30, minimum=1)
+# Auto-population ticks (docs/rules.md): how far before a rule's watermark each scan starts
+# again (covering writes that committed late), and how many sources one tick takes per rule.
+EVALLOOP_TICK_SAFETY_MARGIN_SECONDS = env.integer(
+    "EVALLOOP_TICK_SAFETY_MARGIN_SECONDS", 120, minimum=0
+)
+EVALLOOP_TICK_MAX_SOURCES = env.integer("EVALLOOP_TICK_MAX_SOURCES", 5000, minimum=1)
 EVALLOOP_COORDINATOR_SECONDS = env.integer("EVALLOOP_COORDINATOR_SECONDS", 5, minimum=1)
 # Runs (docs/runs.md): rows per batch task, batches in flight per run and overall, how long a
 # dispatched batch may go without writing before it is dispatched again, and how many such

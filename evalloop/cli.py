@@ -218,6 +218,25 @@ def createteam(slug: str, name: str, owner_email: str) -> None:
     click.echo(f"Created team {team.name} ({team.slug}), owned by {owner.email}.")
 
 
+@main.command()
+def tick() -> None:
+    """Run one auto-population tick for every enabled rule, print a summary."""
+    _prepare()
+    from evalloop.autopopulate.tick import tick as run_tick
+
+    with _reported():
+        summaries = run_tick()
+    for s in summaries:
+        c = s.counts
+        click.echo(
+            f"rule {s.rule_id}: {s.status}, scanned {c.scanned}, matched {c.matched}, "
+            f"in ledger {c.in_ledger}, sampled out {c.sampled_out}, appended {c.appended}, "
+            f"{s.duration_ms} ms" + (f", error: {s.error}" if s.error else "")
+        )
+    appended = sum(s.counts.appended for s in summaries)
+    click.echo(f"Ticked {len(summaries)} rules; {appended} rows appended.")
+
+
 @main.group()
 def apikey() -> None:
     """Manage a team's API keys."""

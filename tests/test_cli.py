@@ -176,3 +176,18 @@ def test_with_a_redis_broker_a_generated_secret_key_is_refused(tmp_path):
     assert result.returncode == 2
     assert result.stderr.startswith("Error: SECRET_KEY must be set when CELERY_BROKER_URL is")
     assert not (tmp_path / "db.sqlite3").exists()
+
+
+def test_tick_runs_every_enabled_rule_and_prints_a_summary(ann):
+    from evalloop.autopopulate import services as rules
+    from evalloop.chat.tests.factories import ChatbotFactory
+    from evalloop.datasets.tests.factories import DatasetFactory
+    from evalloop.teams import flags
+
+    team = services.create_team(slug="support", name="Support", owner=ann)
+    services.set_team_flag(team=team, name=flags.AUTO_POPULATE_DATASETS, active=True)
+    rule = rules.create_rule(dataset=DatasetFactory(team=team), chatbot=ChatbotFactory(team=team))
+    result = evalloop("tick")
+    assert result.exit_code == 0, result.output
+    assert f"rule {rule.pk}: no_op, scanned 0" in result.output
+    assert result.output.endswith("Ticked 1 rules; 0 rows appended.\n")

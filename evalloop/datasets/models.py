@@ -123,8 +123,8 @@ class RowQuerySet(models.QuerySet["Row"]):
 class Row(models.Model):
     """One thing to evaluate: a turn (message mode) or a whole conversation (session mode).
 
-    The rule that made a row is linked once rules exist; until then every row answers
-    `rule_id` None through `Row.rule_ref`.
+    `rule` is the auto-population rule that made it (lazily named, so this app never
+    imports `evalloop.autopopulate`); deleting the rule keeps the row.
     """
 
     # No index of its own: (dataset, id) below serves every lookup by dataset, and a
@@ -150,6 +150,14 @@ class Row(models.Model):
     source_ai_message = models.ForeignKey(
         Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    rule = models.ForeignKey(
+        "autopopulate.Rule",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="rows",
+        db_index=False,
+    )
     created_at = models.DateTimeField(default=timezone.now)
     edited_at = models.DateTimeField(null=True, blank=True)
 
@@ -161,6 +169,8 @@ class Row(models.Model):
             models.Index(fields=["dataset", "id"], name="row_dataset_idx"),
             # "already in this dataset?" by source session (and message pair within it)
             models.Index(fields=["dataset", "source_session"], name="row_dataset_source_idx"),
+            # a rule's rows (its count, and unlinking them when it goes); most rows have none
+            models.Index(fields=["rule"], condition=Q(rule__isnull=False), name="row_rule_idx"),
         ]
         ordering = ["-id"]
 
@@ -170,10 +180,6 @@ class Row(models.Model):
     @property
     def edited(self) -> bool:
         return self.edited_at is not None
-
-    @property
-    def rule_ref(self) -> int | None:
-        return getattr(self, "rule_id", None)
 
     @property
     def source_pair(self) -> tuple[int | None, int | None]:

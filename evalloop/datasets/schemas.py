@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from ninja import Schema
 from pydantic import Field, StringConstraints
 
-from evalloop.datasets.models import Mode, Row
+from evalloop.datasets.models import Mode
 from evalloop.datasets.services import MAX_PICKED_SESSIONS
 from evalloop.lib.inputs import Patch, Strict
 
@@ -89,10 +89,6 @@ class RowOut(Schema):
     edited: bool
     edited_at: datetime | None
     created_at: datetime
-
-    @staticmethod
-    def resolve_rule_id(obj: Row) -> int | None:
-        return obj.rule_ref
 
 
 class ImportIn(Strict):

@@ -151,13 +151,22 @@ def add_new_rows(*, dataset: Dataset, candidates: list[Row], keep: Keep | None =
     Run it in the transaction that locked the dataset, so two imports never both add one
     source.
     """
+    tally, _ = append_new_rows(dataset=dataset, candidates=candidates, keep=keep)
+    return tally
+
+
+def append_new_rows(
+    *, dataset: Dataset, candidates: list[Row], keep: Keep | None = None
+) -> tuple[Tally, list[Row]]:
+    """`add_new_rows`, also answering the rows it inserted (with their ids)."""
     present = existing_sources(dataset, {row.source_session_id for row in candidates})
     fresh = [row for row in candidates if _key(dataset.mode, row) not in present]
     kept = [row for row in fresh if keep is None or keep()]
     insert_rows(kept)
-    return Tally(
+    tally = Tally(
         added=len(kept), skipped=len(candidates) - len(fresh), sampled_out=len(fresh) - len(kept)
     )
+    return tally, kept
 
 
 def insert_rows(rows: list[Row]) -> list[Row]:

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class AutopopulateConfig(AppConfig):
+    name = "evalloop.autopopulate"
+    label = "autopopulate"

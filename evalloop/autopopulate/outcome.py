@@ -1,0 +1,78 @@
+"""What a tick leaves behind: the rule's status, its tick record, and after repeated
+failures the rule switched off and its dataset's editors told."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from django.db import transaction
+from django.urls import reverse
+
+from evalloop.autopopulate.models import TICKS_KEPT, Rule, Status, Tick
+from evalloop.notifications.services import Kind, notify
+from evalloop.teams.permissions import Action
+
+if TYPE_CHECKING:
+    from evalloop.autopopulate.tick import Summary
+
+FAILURES_BEFORE_DISABLING = 3
+
+
+def record_success(summary: Summary, *, now: datetime) -> None:
+    with transaction.atomic():
+        Rule.objects.filter(pk=summary.rule_id).update(
+            last_run_at=now, last_status=summary.status, last_error="", consecutive_failures=0
+        )
+        _record_tick(summary, now)
+
+
+def record_failure(summary: Summary, *, now: datetime) -> None:
+    """In a fresh transaction: the error, one more failure, and at the limit, off."""
+    with transaction.atomic():
+        rule = Rule.objects.select_for_update().filter(pk=summary.rule_id).first()
+        if rule is None:
+            return
+        rule.last_run_at = now
+        rule.last_status = Status.ERROR
+        rule.last_error = summary.error[:2000]
+        rule.consecutive_failures += 1
+        disable = rule.enabled and rule.consecutive_failures >= FAILURES_BEFORE_DISABLING
+        if disable:
+            rule.enabled = False
+        rule.save()
+        _record_tick(summary, now)
+        if disable:
+            _tell_editors(rule)
+
+
+def _record_tick(summary: Summary, now: datetime) -> None:
+    counts = summary.counts
+    Tick.objects.create(
+        rule_id=summary.rule_id,
+        at=now,
+        status=summary.status,
+        scanned=counts.scanned,
+        matched=counts.matched,
+        sampled_out=counts.sampled_out,
+        in_ledger=counts.in_ledger,
+        appended=counts.appended,
+        duration_ms=summary.duration_ms,
+        error=summary.error[:2000],
+    )
+    old = Tick.objects.filter(rule_id=summary.rule_id).order_by("-id")[TICKS_KEPT : TICKS_KEPT + 1]
+    oldest_kept = old.values_list("id", flat=True).first()
+    if oldest_kept is not None:
+        Tick.objects.filter(rule_id=summary.rule_id, id__lte=oldest_kept).delete()
+
+
+def _tell_editors(rule: Rule) -> None:
+    dataset = rule.dataset
+    notify(
+        team=dataset.team,
+        action=Action.EDIT,
+        kind=Kind.RULE_DISABLED,
+        title=f"An auto-population rule of {dataset.name} was switched off",
+        body=f"It failed {rule.consecutive_failures} times in a row. Last error: {rule.last_error}",
+        url=reverse("datasets:dataset-detail", args=[dataset.pk]),
+    )

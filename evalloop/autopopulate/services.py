@@ -1,0 +1,161 @@
+"""Managing rules: create, edit, enable or disable, delete. Each validates, then writes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from evalloop.autopopulate.models import Completion, Rule
+from evalloop.chat.models import Chatbot
+from evalloop.datasets.models import Dataset
+from evalloop.filters import Filter, FilterError, Target, parse_filter
+from evalloop.lib.locking import lock_or_404
+
+EDITABLE = ("chatbot", "filter", "completion", "idle_minutes", "sample_rate", "start_at")
+
+
+def create_rule(
+    *,
+    dataset: Dataset,
+    chatbot: Chatbot | int,
+    filter: Any = (),
+    completion: str = Completion.ENDED,
+    idle_minutes: int = 30,
+    sample_rate: float = 1.0,
+    start_at: datetime | None = None,
+    enabled: bool = True,
+) -> Rule:
+    """Add a rule to `dataset`; a ValidationError naming the fields refuses bad input."""
+    now = timezone.now()
+    fields = {
+        "chatbot": chatbot,
+        "filter": filter,
+        "completion": completion,
+        "idle_minutes": idle_minutes,
+        "sample_rate": sample_rate,
+        "start_at": start_at or now,
+    }
+    clean = clean_rule_fields(dataset, fields, now=now)
+    with transaction.atomic():
+        lock_or_404(dataset)
+        return Rule.objects.create(
+            dataset=dataset, enabled=enabled, created_at=now, updated_at=now, **clean
+        )
+
+
+def update_rule(*, rule: Rule, **changes: Any) -> Rule:
+    """Change the given fields of `rule` (those of EDITABLE), validated as on creation."""
+    unknown = set(changes) - set(EDITABLE)
+    if unknown:
+        raise ValidationError(dict.fromkeys(unknown, "This field cannot be changed."))
+    clean = clean_rule_fields(rule.dataset, changes, now=timezone.now())
+    with transaction.atomic():
+        rule = lock_or_404(rule)
+        for name, value in clean.items():
+            setattr(rule, name, value)
+        # What the rule takes changed: scan its window again from start_at (a backfill);
+        # the ledger keeps every source it already took out.
+        rule.watermark = None
+        rule.updated_at = timezone.now()
+        rule.save(update_fields=[*clean, "watermark", "updated_at"])
+    return rule
+
+
+def set_enabled(*, rule: Rule, enabled: bool) -> Rule:
+    """Switch `rule` on or off; switching it on clears its failure count."""
+    with transaction.atomic():
+        rule = lock_or_404(rule)
+        rule.enabled = enabled
+        if enabled:
+            rule.consecutive_failures = 0
+        rule.updated_at = timezone.now()
+        rule.save(update_fields=["enabled", "consecutive_failures", "updated_at"])
+    return rule
+
+
+def delete_rule(*, rule: Rule) -> None:
+    """Delete `rule` and its ledger and ticks; the rows it added stay, unlinked."""
+    rule.delete()
+
+
+def describe_rule(rule: Rule) -> str:
+    """The rule in words, e.g. for the runs it triggers."""
+    return f"Rule {rule.pk}: {rule.chatbot.name} into {rule.dataset.name}"
+
+
+def rule_filter(rule: Rule) -> Filter:
+    return parse_filter(rule.filter, target=Target.SESSION)
+
+
+# Validation
+
+
+def clean_rule_fields(dataset: Dataset, fields: dict[str, Any], *, now: datetime) -> dict[str, Any]:
+    """The fields, checked and normalised; a ValidationError names each bad one."""
+    errors: dict[str, str] = {}
+    clean: dict[str, Any] = {}
+    for name, value in fields.items():
+        try:
+            clean[name] = CHECKS[name](dataset, value, now)
+        except ValidationError as exc:
+            errors[name] = "; ".join(exc.messages)
+    if errors:
+        raise ValidationError(errors)
+    return clean
+
+
+def _chatbot(dataset: Dataset, value: Any, now: datetime) -> Chatbot:
+    chatbot_id = value.pk if isinstance(value, Chatbot) else value
+    found = Chatbot.objects.for_team(dataset.team).filter(pk=chatbot_id).first()
+    if found is None or isinstance(chatbot_id, bool):
+        raise ValidationError("Unknown chatbot.")
+    return found
+
+
+def _filter(dataset: Dataset, value: Any, now: datetime) -> list[dict[str, Any]]:
+    try:
+        return parse_filter(list(value or []), target=Target.SESSION).to_json()
+    except FilterError as exc:
+        raise ValidationError(exc.messages()) from None
+    except TypeError:
+        raise ValidationError("Must be a list of clauses.") from None
+
+
+def _completion(dataset: Dataset, value: Any, now: datetime) -> str:
+    if value not in Completion.values:
+        raise ValidationError(f"Unknown completion policy; one of {', '.join(Completion.values)}.")
+    return str(value)
+
+
+def _idle_minutes(dataset: Dataset, value: Any, now: datetime) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10080:
+        raise ValidationError("Must be a whole number of minutes from 1 to 10080 (a week).")
+    return value
+
+
+def _sample_rate(dataset: Dataset, value: Any, now: datetime) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
+        raise ValidationError("Must be more than 0 and at most 1.")
+    return float(value)
+
+
+def _start_at(dataset: Dataset, value: Any, now: datetime) -> datetime:
+    if not isinstance(value, datetime) or timezone.is_naive(value):
+        raise ValidationError("Must be a date and time with a time zone.")
+    if value > now:
+        raise ValidationError("Must not be in the future.")
+    return value
+
+
+CHECKS = {
+    "chatbot": _chatbot,
+    "filter": _filter,
+    "completion": _completion,
+    "idle_minutes": _idle_minutes,
+    "sample_rate": _sample_rate,
+    "start_at": _start_at,
+}

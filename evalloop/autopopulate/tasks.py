@@ -1,0 +1,13 @@
+"""Celery wrappers of the tick; each calls one engine function."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from evalloop.autopopulate import tick as engine
+
+
+@shared_task
+def tick() -> None:
+    """The periodic tick: every enabled rule, then delta runs whose interval has passed."""
+    engine.tick()

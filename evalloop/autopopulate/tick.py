@@ -1,0 +1,272 @@
+"""The tick: every enabled rule takes the complete, matching sources that changed lately.
+
+Candidates come from the activity clock (`Session.changed_at`), read in keyset pages of
+(changed_at, id) from the rule's watermark less a safety margin, up to a cut-off: now, or
+for the idle policy now less the quiet period (a session becomes idle by time passing, with
+no write, so its window ends there and the watermark advances only that far). Each page is
+one transaction holding the rule (SKIP LOCKED on PostgreSQL; on SQLite the one writer
+serialises) and, when it appends, the dataset: filter, ledger, deterministic sampling, the
+per-tick cap, rows, ledger entries, delta runs and the watermark commit together.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import dataclass, field, fields
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from evalloop.autopopulate import delta
+from evalloop.autopopulate.models import Completion, Entry, Rule, Status
+from evalloop.autopopulate.outcome import record_failure, record_success
+from evalloop.autopopulate.services import describe_rule, rule_filter
+from evalloop.chat.models import Message, Role, Session
+from evalloop.datasets.models import Mode, Origin, Row
+from evalloop.datasets.services import lock_dataset
+from evalloop.datasets.snapshots import append_new_rows, build_rows
+from evalloop.filters import apply_filter, filter_time_limit
+from evalloop.teams import flags
+from evalloop.teams.models import Team
+
+logger = logging.getLogger(__name__)
+
+PAGE = 500  # candidate sessions per transaction
+
+Source = tuple[int, int]  # (session id, AI message id or 0)
+
+
+@dataclass
+class Counts:
+    scanned: int = 0
+    matched: int = 0
+    sampled_out: int = 0
+    in_ledger: int = 0
+    appended: int = 0
+
+    def __iadd__(self, other: Counts) -> Counts:
+        for name in (f.name for f in fields(self)):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        return self
+
+
+@dataclass
+class Summary:
+    """What one tick did for one rule."""
+
+    rule_id: int
+    status: str
+    counts: Counts = field(default_factory=Counts)
+    error: str = ""
+    duration_ms: int = 0
+
+
+def tick(*, now: datetime | None = None) -> list[Summary]:
+    """Run every enabled rule of the teams with auto-population on, then due delta runs."""
+    now = now or timezone.now()
+    rules = Rule.objects.enabled().order_by("id").values_list("id", "dataset__team_id")
+    on = _teams_on({team_id for _, team_id in rules})
+    summaries = [tick_rule(rule_id=rule_id, now=now) for rule_id, team_id in rules if team_id in on]
+    delta.flush_due(now=now)
+    return [summary for summary in summaries if summary is not None]
+
+
+def _teams_on(team_ids: set[int]) -> set[int]:
+    teams = Team.objects.filter(pk__in=team_ids)
+    return {team.pk for team in teams if flags.is_active(team, flags.AUTO_POPULATE_DATASETS)}
+
+
+def tick_rule(*, rule_id: int, now: datetime | None = None) -> Summary | None:
+    """One tick of one rule; None when another tick holds it or it is disabled."""
+    now = now or timezone.now()
+    started = time.monotonic()
+    counts = Counts()
+    try:
+        claimed = take_sources(rule_id=rule_id, now=now, counts=counts)
+    except Exception as exc:
+        logger.exception("Auto-population rule %s failed", rule_id)
+        summary = Summary(rule_id, Status.ERROR, counts, f"{type(exc).__name__}: {exc}")
+        summary.duration_ms = _elapsed(started)
+        record_failure(summary, now=now)
+        return summary
+    if not claimed:
+        return None
+    summary = Summary(rule_id, Status.SUCCESS if counts.appended else Status.NO_OP, counts)
+    summary.duration_ms = _elapsed(started)
+    record_success(summary, now=now)
+    return summary
+
+
+def _elapsed(started: float) -> int:
+    return round((time.monotonic() - started) * 1000)
+
+
+def take_sources(*, rule_id: int, now: datetime, counts: Counts) -> bool:
+    """Work through the rule's window page by page; False when the rule was not claimed."""
+    cursor: tuple[datetime, int] | None = None
+    budget = settings.EVALLOOP_TICK_MAX_SOURCES
+    claimed = False
+    while True:
+        with transaction.atomic():
+            rule = claim_rule(rule_id)
+            if rule is None:
+                return claimed
+            claimed = True
+            cursor, done = _page(rule, now, cursor, counts, budget - counts.appended)
+        if done:
+            return True
+
+
+def claim_rule(rule_id: int) -> Rule | None:
+    """The enabled rule, locked for this transaction; None when disabled, gone or taken."""
+    rules = Rule.objects.filter(pk=rule_id, enabled=True).select_related("dataset__team", "chatbot")
+    if connection.features.has_select_for_update_skip_locked:
+        return rules.select_for_update(skip_locked=True, of=("self",)).first()
+    return rules.select_for_update().first()
+
+
+def cutoff(rule: Rule, now: datetime) -> datetime:
+    return now - rule.idle if rule.completion == Completion.IDLE else now
+
+
+def window(rule: Rule, now: datetime) -> QuerySet[Session]:
+    """The sessions of the rule's chatbot that may hold new complete sources."""
+    sessions = Session.objects.filter(
+        team_id=rule.dataset.team_id,
+        chatbot_id=rule.chatbot_id,
+        changed_at__lte=cutoff(rule, now),
+        created_at__gte=rule.start_at,
+    )
+    if rule.watermark is not None:
+        margin = timedelta(seconds=settings.EVALLOOP_TICK_SAFETY_MARGIN_SECONDS)
+        sessions = sessions.filter(changed_at__gte=rule.watermark - margin)
+    if rule.completion == Completion.ENDED:
+        sessions = sessions.filter(ended_at__isnull=False)
+    return sessions
+
+
+def _page(
+    rule: Rule, now: datetime, cursor: tuple[datetime, int] | None, counts: Counts, budget: int
+) -> tuple[tuple[datetime, int] | None, bool]:
+    """Process one page; answer the new cursor and whether the tick is done with the rule."""
+    page = _candidates(rule, now, cursor)
+    taken, last, stopped = _choose(rule, page, counts, budget)
+    if taken:
+        _append(rule, taken, now, counts)
+    done = stopped or len(page) < PAGE
+    if not done or stopped:
+        # Only as far as processed: the rest of the window waits for the next page or tick.
+        rule.watermark = last[0] if last is not None else rule.watermark
+    else:
+        rule.watermark = cutoff(rule, now)
+    rule.save(update_fields=["watermark"])
+    return last, done
+
+
+def _candidates(
+    rule: Rule, now: datetime, cursor: tuple[datetime, int] | None
+) -> list[tuple[int, datetime]]:
+    sessions = window(rule, now)
+    if cursor is not None:
+        at, pk = cursor
+        sessions = sessions.filter(Q(changed_at__gt=at) | Q(changed_at=at, id__gt=pk))
+    ordered = sessions.order_by("changed_at", "id").values_list("id", "changed_at")
+    return list(ordered[:PAGE])
+
+
+def _choose(
+    rule: Rule, page: list[tuple[int, datetime]], counts: Counts, budget: int
+) -> tuple[list[Source], tuple[datetime, int] | None, bool]:
+    """The sources to append, the last session processed, and whether the cap stopped it."""
+    ids = [pk for pk, _ in page]
+    matched = _matching(rule, ids)
+    sources = _sources(rule, [pk for pk in ids if pk in matched])
+    seen = _in_ledger(rule, matched)
+    taken: list[Source] = []
+    last: tuple[datetime, int] | None = None
+    for pk, changed_at in page:
+        new = [s for s in sources.get(pk, []) if s not in seen]
+        keep = [s for s in new if sampled_in(rule, s)]
+        if keep and len(taken) + len(keep) > budget and (taken or budget <= 0):
+            return taken, last, True
+        _count(counts, sources.get(pk, []), new, keep)
+        taken.extend(keep)
+        last = (changed_at, pk)
+    return taken, last, False
+
+
+def _count(counts: Counts, sources: list[Source], new: list[Source], keep: list[Source]) -> None:
+    counts.scanned += 1
+    counts.matched += len(sources)
+    counts.in_ledger += len(sources) - len(new)
+    counts.sampled_out += len(new) - len(keep)
+
+
+def _matching(rule: Rule, ids: list[int]) -> set[int]:
+    flt = rule_filter(rule)
+    if not ids or not flt.clauses:
+        return set(ids)
+    sessions = apply_filter(Session.objects.filter(id__in=ids), flt, team=rule.dataset.team)
+    with filter_time_limit():
+        return set(sessions.values_list("id", flat=True))
+
+
+def _sources(rule: Rule, ids: list[int]) -> dict[int, list[Source]]:
+    """Each session's sources: itself, or in message mode its AI replies."""
+    if rule.dataset.mode == Mode.SESSION:
+        return {pk: [(pk, 0)] for pk in ids}
+    found: dict[int, list[Source]] = {}
+    replies = Message.objects.filter(session_id__in=ids, role=Role.AI).order_by("session_id", "id")
+    for session_id, message_id in replies.values_list("session_id", "id"):
+        found.setdefault(session_id, []).append((session_id, message_id))
+    return found
+
+
+def _in_ledger(rule: Rule, session_ids: set[int]) -> set[Source]:
+    if not session_ids:
+        return set()
+    entries = Entry.objects.filter(rule=rule, session_key__in=sorted(session_ids))
+    return set(entries.values_list("session_key", "message_key"))
+
+
+def sampled_in(rule: Rule, source: Source) -> bool:
+    """Deterministic: the same rule and source always decide the same way."""
+    if rule.sample_rate >= 1:
+        return True
+    key = source[1] or source[0]
+    digest = hashlib.sha256(f"{rule.pk}:{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < rule.sample_rate
+
+
+def _append(rule: Rule, taken: list[Source], now: datetime, counts: Counts) -> None:
+    """Build, insert and record the rows of `taken`, and their delta runs."""
+    lock_dataset(rule.dataset)
+    wanted = set(taken)
+    session_ids = sorted({session_id for session_id, _ in taken})
+    candidates = [
+        row
+        for row in build_rows(dataset=rule.dataset, session_ids=session_ids, origin=Origin.RULE)
+        if _source_of(row) in wanted
+    ]
+    for row in candidates:
+        row.rule = rule
+    _, inserted = append_new_rows(dataset=rule.dataset, candidates=candidates)
+    made = {_source_of(row): row.pk for row in inserted}
+    Entry.objects.bulk_create(
+        Entry(rule=rule, session_key=s, message_key=m, row_id=made.get((s, m)), created_at=now)
+        for s, m in taken
+    )
+    counts.appended += len(inserted)
+    row_ids = [row.pk for row in inserted]
+    delta.rows_appended(
+        dataset_id=rule.dataset_id, row_ids=row_ids, label=describe_rule(rule), now=now
+    )
+
+
+def _source_of(row: Row) -> Source:
+    return (row.source_session_id or 0, row.source_ai_message_id or 0)
