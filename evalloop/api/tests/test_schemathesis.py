@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -19,8 +20,11 @@ import schemathesis
 from django.core import signals
 from django.core.handlers.wsgi import WSGIHandler
 from django.db import close_old_connections
+from django.utils import timezone
 from hypothesis import strategies as st
 
+from evalloop.autopopulate import services as rule_services
+from evalloop.autopopulate.models import Rule
 from evalloop.chat import services as chat_services
 from evalloop.chat.ingest import ingest_traffic, parse_batch
 from evalloop.datasets.models import ImportJob, Mode, Row
@@ -28,6 +32,7 @@ from evalloop.datasets.tests.factories import DatasetFactory, RowFactory
 from evalloop.evaluators.services import create_evaluator
 from evalloop.runs.models import RunStatus
 from evalloop.runs.tests import scenes
+from evalloop.teams import flags
 from evalloop.teams import services as team_services
 from evalloop.teams.models import Team
 from evalloop.teams.permissions import Role
@@ -79,6 +84,23 @@ class Seed:
         self.config = scenes.config(team, name="Seeded", dataset=self.dataset)
         # A running run keeps its config from deletion (409) until a generated cancel.
         self.run = scenes.run(self.config, rows=1, status=RunStatus.RUNNING)
+        team_services.set_team_flag(team=team, name=flags.AUTO_POPULATE_DATASETS, active=True)
+        self.rule = self.new_rule()
+
+    def rule_id(self) -> int:
+        # A generated DELETE may have removed it: the next case gets a fresh one.
+        if not Rule.objects.filter(pk=self.rule.pk).exists():
+            self.rule = self.new_rule()
+        return self.rule.pk
+
+    def new_rule(self) -> Rule:
+        # Immediate and started in the past: a generated run takes the seeded sessions.
+        return rule_services.create_rule(
+            dataset=self.dataset,
+            chatbot=self.chatbot,
+            completion="immediate",
+            start_at=timezone.now() - timedelta(hours=1),
+        )
 
     def row_id(self) -> int:
         row = Row.objects.filter(dataset=self.dataset).first()
@@ -94,6 +116,7 @@ class Seed:
             "evaluator_id": lambda: self.evaluator.pk,
             "config_id": lambda: self.config.pk,
             "run_id": lambda: self.run.pk,
+            "rule_id": self.rule_id,
         }
         return {name: values[name]() for name in names if name in values}
 

@@ -1,0 +1,142 @@
+"""Input and output models of the auto-population rules API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, ClassVar, Literal
+
+from ninja import Schema
+from pydantic import Field, StringConstraints
+
+from evalloop.autopopulate.models import Completion, Rule, Tick
+from evalloop.lib.inputs import Patch, Strict
+from evalloop.lib.moments import Timestamp
+
+Slug = Annotated[str, StringConstraints(pattern=r"^[-a-zA-Z0-9_]+$", min_length=1, max_length=64)]
+ChatbotRef = Annotated[
+    int | Slug, Field(description="The source chatbot of the dataset's team: its id or slug.")
+]
+SampleRate = Annotated[float, Field(gt=0, le=1)]
+IdleMinutes = Annotated[int, Field(ge=1, le=10080)]
+ModeName = Literal["session", "message"]
+
+
+class CompletionIn(Strict):
+    policy: Literal["ended", "idle", "immediate"]
+    idle_minutes: IdleMinutes | None = None
+
+
+class RuleIn(Strict):
+    chatbot: ChatbotRef
+    filter: list[Any] = Field(default_factory=list, description="A session filter (JSON form).")
+    enabled: bool = True
+    completion: CompletionIn | None = None
+    sample_rate: SampleRate = 1.0
+    start_at: Timestamp | None = Field(
+        None, description="Default: now. In the past, the rule backfills from there."
+    )
+    mode: ModeName | None = Field(
+        None, description="Optional; refused unless it is the dataset's mode."
+    )
+
+
+class RulePatch(Patch):
+    chatbot: ChatbotRef | None = None
+    filter: list[Any] | None = None
+    enabled: bool | None = None
+    completion: CompletionIn | None = None
+    sample_rate: SampleRate | None = None
+    start_at: Timestamp | None = None
+    mode: ModeName | None = None
+
+    nullable: ClassVar[frozenset[str]] = frozenset()
+
+
+def completion_fields(completion: CompletionIn | None) -> dict[str, Any]:
+    """The service's fields for a completion policy (none when it is left out)."""
+    if completion is None:
+        return {}
+    fields: dict[str, Any] = {"completion": Completion(completion.policy)}
+    if completion.idle_minutes is not None:
+        fields["idle_minutes"] = completion.idle_minutes
+    return fields
+
+
+class CompletionOut(Schema):
+    policy: str
+    idle_minutes: int
+
+
+class RuleOut(Schema):
+    id: int
+    dataset: int
+    mode: str
+    chatbot: int
+    chatbot_slug: str
+    filter: list[Any]
+    enabled: bool
+    completion: CompletionOut
+    sample_rate: float
+    start_at: datetime
+    last_run_at: datetime | None
+    last_status: str
+    last_error: str
+    consecutive_failures: int
+    rows_contributed: int
+    created_at: datetime
+    updated_at: datetime
+
+    @staticmethod
+    def resolve_dataset(obj: Rule) -> int:
+        return obj.dataset_id
+
+    @staticmethod
+    def resolve_mode(obj: Rule) -> str:
+        return str(obj.dataset.mode)
+
+    @staticmethod
+    def resolve_chatbot(obj: Rule) -> int:
+        return obj.chatbot_id
+
+    @staticmethod
+    def resolve_chatbot_slug(obj: Rule) -> str:
+        return str(obj.chatbot.slug)
+
+    @staticmethod
+    def resolve_completion(obj: Rule) -> dict[str, Any]:
+        return {"policy": obj.completion, "idle_minutes": obj.idle_minutes}
+
+    @staticmethod
+    def resolve_rows_contributed(obj: Rule) -> int:
+        return int(getattr(obj, "rows_contributed", None) or obj.rows.count())
+
+
+class TickSummaryOut(Schema):
+    """What one tick of the rule did."""
+
+    rule_id: int
+    status: str
+    scanned: int
+    matched: int
+    sampled_out: int
+    in_ledger: int
+    appended: int
+    duration_ms: int
+    error: str
+
+
+class TickOut(Schema):
+    id: int
+    time: datetime
+    status: str
+    scanned: int
+    matched: int
+    sampled_out: int
+    in_ledger: int
+    appended: int
+    duration_ms: int
+    error: str
+
+    @staticmethod
+    def resolve_time(obj: Tick) -> datetime:
+        return obj.at
