@@ -226,10 +226,6 @@ class Result(models.Model):
     def __str__(self) -> str:
         return f"result {self.pk} of run {self.run_id}"
 
-    @property
-    def is_error(self) -> bool:
-        return bool(self.error)
-
 
 class FieldType(models.TextChoices):
     NUMBER = "number", "Number"

@@ -11,6 +11,7 @@ from pydantic import Field, StringConstraints
 
 from evalloop.lib.inputs import Patch, Strict
 from evalloop.runs import services
+from evalloop.runs.aggregates import run_aggregates
 from evalloop.runs.models import Aggregate, Config, Result, Run
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -158,7 +159,7 @@ class RunDetailOut(RunOut):
 
     @staticmethod
     def resolve_aggregates(obj: Run) -> list[Aggregate]:
-        return list(obj.aggregates.select_related("version").order_by("id"))
+        return run_aggregates(obj)
 
 
 class ResultOut(Schema):

@@ -24,7 +24,3 @@ def get_kind(name: str) -> Kind:
     """Answer the kind called `name`; KeyError for an unknown one."""
     kind: Kind = import_module(REGISTRY[name]).KIND
     return kind
-
-
-def kind_names() -> list[str]:
-    return list(REGISTRY)

@@ -17,6 +17,7 @@ from django_htmx.http import HttpResponseClientRefresh
 from evalloop.evaluators.models import EvaluatorVersion
 from evalloop.lib.errors import Conflict
 from evalloop.runs import export, grid, services
+from evalloop.runs.aggregates import run_aggregates
 from evalloop.runs.forms import StartRunForm
 from evalloop.runs.models import Aggregate, Config, Run, RunStatus, RunType, Trigger
 from evalloop.runs.views.common import get_config, get_run
@@ -73,7 +74,7 @@ class VersionSummary:
 
 def summaries(run: Run) -> list[VersionSummary]:
     found: dict[int, VersionSummary] = {}
-    for each in run.aggregates.select_related("version").order_by("id"):
+    for each in run_aggregates(run):
         summary = found.setdefault(each.version_id, VersionSummary(each.version, []))
         summary.aggregates.append(each)
     return list(found.values())
