@@ -16,10 +16,14 @@ from evalloop.api.errors import answers, problem
 from evalloop.api.pagination import CursorPagination
 from evalloop.autopopulate import services
 from evalloop.autopopulate.models import TICKS_KEPT, Rule, Tick
+from evalloop.autopopulate.preview import Preview, preview_rule
 from evalloop.autopopulate.schemas import (
+    PreviewIn,
+    PreviewOut,
     RuleIn,
     RuleOut,
     RulePatch,
+    RulePreviewIn,
     TickOut,
     TickSummaryOut,
     completion_fields,
@@ -73,13 +77,33 @@ def _fields(dataset: Dataset, body: RuleIn | RulePatch) -> dict[str, Any]:
     if body.mode is not None and body.mode != dataset.mode:
         message = f"The dataset's mode decides what a rule takes: here {dataset.mode}."
         raise ValidationError([problem(message, "body", "mode")])
-    given = body.model_dump(exclude_unset=True, exclude={"mode", "enabled", "completion"})
+    given = body.model_dump(exclude_unset=True, exclude={"mode", "enabled", "completion", "days"})
     if "filter" in given:
         # Parsed here first so that a bad clause is named by its place in the filter.
         parse_filter(given["filter"], target=Target.SESSION)
     if "chatbot" in given:
         given["chatbot"] = _chatbot(dataset.team, given["chatbot"])
     return {**given, **completion_fields(body.completion)}
+
+
+def _preview(preview: Preview) -> dict[str, Any]:
+    backfill = preview.backfill
+    return {
+        "days": preview.days,
+        "unit": preview.unit,
+        "would_add": preview.would_add.count,
+        "estimate": preview.would_add.estimate,
+        "examples": [
+            {**asdict(example), "session": example.external_id} for example in preview.examples
+        ],
+        "backfill": backfill
+        and {
+            "since": backfill.since,
+            "would_add": backfill.would_add.count,
+            "estimate": backfill.would_add.estimate,
+        },
+        "evaluations": backfill.evaluations if backfill else None,
+    }
 
 
 def _summary(summary: Summary) -> dict[str, Any]:
@@ -103,6 +127,20 @@ def create_rule(request: HttpRequest, dataset_id: int, body: RuleIn) -> Status[R
     fields = _fields(dataset, body)
     rule = services.create_rule(dataset=dataset, enabled=body.enabled, **fields)
     return Status(201, _rules(dataset).get(pk=rule.pk))
+
+
+@router.post(
+    RULES + "/preview",
+    response=PreviewOut,
+    summary="Preview a rule before creating it",
+    description="What a rule with these fields (as on creation) would take now; nothing is "
+    "saved. Without a rule id to sample by, a sample rate below 1 gives an estimate.",
+)
+def preview_new_rule(request: HttpRequest, dataset_id: int, body: RulePreviewIn) -> dict[str, Any]:
+    dataset = _dataset(request, dataset_id)
+    fields = _fields(dataset, body)
+    draft = services.draft_rule(dataset=dataset, **fields)
+    return _preview(preview_rule(rule=draft, days=body.days))
 
 
 @router.get(RULES, response=list[RuleOut], summary="List a dataset's rules")
@@ -141,6 +179,21 @@ def update_rule(request: HttpRequest, dataset_id: int, rule_id: int, body: RuleP
 def delete_rule(request: HttpRequest, dataset_id: int, rule_id: int) -> Status[None]:
     services.delete_rule(rule=_rule(request, dataset_id, rule_id, Action.EDIT))
     return Status(204, None)
+
+
+@router.post(
+    RULE + "/preview",
+    response=PreviewOut,
+    summary="Preview what the rule would take now",
+    description="Sources of the last `days` days it would take now (complete, matching, "
+    "not in its ledger, sampled in), up to 5 examples, and with a past `start_at` the "
+    "backfill and the evaluations it triggers.",
+)
+def preview_saved_rule(
+    request: HttpRequest, dataset_id: int, rule_id: int, body: PreviewIn | None = None
+) -> dict[str, Any]:
+    rule = _rule(request, dataset_id, rule_id, Action.VIEW)
+    return _preview(preview_rule(rule=rule, days=body.days if body else 7))
 
 
 @router.post(

@@ -140,3 +140,51 @@ class TickOut(Schema):
     @staticmethod
     def resolve_time(obj: Tick) -> datetime:
         return obj.at
+
+
+# Preview
+
+Days = Annotated[int, Field(ge=1, le=90, description="The preview's window, in days.")]
+
+
+class PreviewIn(Strict):
+    days: Days = 7
+
+
+class RulePreviewIn(RuleIn):
+    """A rule as on creation, previewed without saving it."""
+
+    days: Days = 7
+
+
+class ExampleOut(Schema):
+    session: str = Field(description="The session's external id.")
+    session_id: int
+    message_id: int | None = Field(description="The AI reply, in message mode.")
+    created_at: datetime
+    text: str
+    url: str = Field(description="The transcript page.")
+
+
+class BackfillOut(Schema):
+    since: datetime
+    would_add: int
+    estimate: bool
+
+
+class PreviewOut(Schema):
+    days: int
+    unit: Literal["session", "turn"]
+    would_add: int = Field(description="Sources of the last `days` days the rule would take now.")
+    estimate: bool = Field(
+        description="True when `would_add` is the matches times the sample rate (a rule not "
+        "saved yet has no id to sample by) or read from a sample of the ids."
+    )
+    examples: list[ExampleOut] = Field(description="Up to 5, newest first.")
+    backfill: BackfillOut | None = Field(
+        description="With a past `start_at`: what the rule would add from there to now."
+    )
+    evaluations: int | None = Field(
+        description="Evaluations the backfill triggers: its sources times the evaluators of "
+        "each config of the dataset that runs on append; null when none does."
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime
 from typing import Any
 
@@ -63,6 +64,24 @@ def update_rule(*, rule: Rule, **changes: Any) -> Rule:
         rule.updated_at = timezone.now()
         rule.save(update_fields=[*clean, "watermark", "updated_at"])
     return rule
+
+
+def draft_rule(*, dataset: Dataset, rule: Rule | None = None, **fields: Any) -> Rule:
+    """An unsaved rule with `fields`, validated as on creation, to preview before saving.
+
+    With `rule`, a copy of it with the fields changed: it keeps the rule's id, and with it
+    the rule's ledger and sampling decisions. Without, `chatbot` is required.
+    """
+    now = timezone.now()
+    unknown = set(fields) - set(EDITABLE)
+    if unknown:
+        raise ValidationError(dict.fromkeys(unknown, "Not a field of a rule."))
+    if rule is None and "chatbot" not in fields:
+        raise ValidationError({"chatbot": "This field is required."})
+    draft = copy.copy(rule) if rule else Rule(dataset=dataset, start_at=now, created_at=now)
+    for name, value in clean_rule_fields(dataset, fields, now=now).items():
+        setattr(draft, name, value)
+    return draft
 
 
 def set_enabled(*, rule: Rule, enabled: bool) -> Rule:

@@ -258,6 +258,8 @@ def assert_all_not_found(client, dataset, rule):
         client.patch(rule_at(rule), {"enabled": False}),
         client.post(rule_at(rule) + "/run"),
         client.get(rule_at(rule) + "/ticks"),
+        client.post(rule_at(rule) + "/preview", {}),
+        client.post(rules_of(dataset) + "/preview", {"chatbot": rule.chatbot_id}),
         client.delete(rule_at(rule)),
     ]
     assert [response.status_code for response in answers] == [404] * len(answers)
