@@ -10,6 +10,7 @@ urlpatterns = [
     path("notifications/", include("evalloop.notifications.urls")),
     path("chatbots/", include("evalloop.chat.urls")),
     path("datasets/", include("evalloop.datasets.urls")),
+    path("datasets/", include("evalloop.autopopulate.urls")),
     path("filters/", include("evalloop.filters.urls")),
     path("", include("evalloop.evaluators.urls")),
     path("", include("evalloop.runs.urls")),

@@ -163,3 +163,64 @@ document.addEventListener("htmx:responseError", (event) => {
   item.textContent = text;
   list.replaceChildren(item);
 });
+
+// An element with data-poll-while-visible polls (hx-trigger="every ...") only while the page
+// is in view: a request that would start in a hidden tab is dropped.
+document.addEventListener("htmx:beforeRequest", (event) => {
+  const polling = event.detail.elt.closest("[data-poll-while-visible]");
+  if (polling && document.visibilityState !== "visible") event.preventDefault();
+});
+
+// A filter builder inside [data-filter-carries="<form id>"] reloads the page to add or remove
+// a clause; it takes that form's current values along, so nothing typed there is lost.
+function carriedValues(holder) {
+  const form = document.getElementById(holder.dataset.filterCarries);
+  if (!form) return null;
+  const names = new Set();
+  const values = [];
+  for (const field of form.elements) {
+    if (!field.name || field.name === "csrfmiddlewaretoken" || field.name === "confirm") continue;
+    names.add(field.name);
+    if ((field.type === "checkbox" || field.type === "radio") && !field.checked) continue;
+    values.push([field.name, field.value]);
+  }
+  return { names, values };
+}
+
+document.addEventListener("submit", (event) => {
+  const holder = event.target.closest("[data-filter-carries]");
+  const carried = holder && carriedValues(holder);
+  if (!carried) return;
+  for (const input of event.target.querySelectorAll("input[type=hidden]")) {
+    if (carried.names.has(input.name)) input.remove();
+  }
+  for (const [name, value] of carried.values) {
+    const input = document.createElement("input");
+    input.type = "hidden";
+    input.name = name;
+    input.value = value;
+    event.target.append(input);
+  }
+});
+
+document.addEventListener("click", (event) => {
+  const link = event.target.closest("[data-filter-carries] a.filter-remove");
+  const carried = link && carriedValues(link.closest("[data-filter-carries]"));
+  if (!carried) return;
+  const url = new URL(link.href);
+  for (const name of carried.names) url.searchParams.delete(name);
+  for (const [name, value] of carried.values) url.searchParams.append(name, value);
+  link.href = url.toString();
+});
+
+// <p data-shown-when="id_completion=idle"> shows only while that field holds that value.
+function showWhen(root) {
+  root.querySelectorAll("[data-shown-when]").forEach((element) => {
+    const [id, value] = element.dataset.shownWhen.split("=");
+    const field = document.getElementById(id);
+    if (field) element.hidden = field.value !== value;
+  });
+}
+
+document.addEventListener("change", () => showWhen(document));
+document.addEventListener("DOMContentLoaded", () => showWhen(document));

@@ -1,0 +1,1 @@
+"""Rule pages: the dataset page's rules section, the rule form with its preview, a rule."""

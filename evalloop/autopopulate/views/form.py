@@ -1,0 +1,199 @@
+"""The rule form: the sessions list's filter builder, the fields, a live preview, and a
+confirmation before a rule backfills.
+
+The filter lives in the page's URL, as on the sessions list: the builder adds or removes a
+clause by reloading the page, and the form (and its preview) post to that URL, so the view
+reads the filter from the query string. When the builder reloads the page it carries what
+the form holds along (`draft` marks such a URL); editing a rule starts from such a URL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from evalloop.autopopulate import services
+from evalloop.autopopulate.forms import FIELDS, RuleForm
+from evalloop.autopopulate.models import Rule
+from evalloop.autopopulate.preview import Preview, is_backfill, preview_rule
+from evalloop.autopopulate.views.common import get_dataset, get_rule
+from evalloop.autopopulate.views.section import back_to_dataset
+from evalloop.datasets.models import Dataset
+from evalloop.filters import FilterError, FilterState, Target, read_filter_request
+from evalloop.runs.views.common import form_errors
+from evalloop.teams.decorators import TeamRequest, team_view
+from evalloop.teams.permissions import Action
+
+FORM = "autopopulate/rule_form.html"
+PREVIEW = "autopopulate/_preview.html"
+DRAFT = "draft"  # in a URL: the form's fields come from the query string
+START_SHOWN = "%Y-%m-%dT%H:%M"
+
+
+@team_view(Action.EDIT)
+def rule_create(request: TeamRequest, pk: int) -> HttpResponse:
+    return _form(request, get_dataset(request, pk), None)
+
+
+@team_view(Action.EDIT)
+def rule_edit(request: TeamRequest, pk: int, rule_pk: int) -> HttpResponse:
+    dataset = get_dataset(request, pk)
+    rule = get_rule(dataset, rule_pk)
+    if request.method == "GET" and DRAFT not in request.GET:
+        return redirect(f"{request.path}?{draft_query(rule)}")
+    return _form(request, dataset, rule)
+
+
+@team_view(Action.EDIT)
+@require_POST
+def rule_preview(request: TeamRequest, pk: int, rule_pk: int | None = None) -> HttpResponse:
+    """The preview panel for what the form holds (htmx posts it on every change)."""
+    dataset = get_dataset(request, pk)
+    rule = get_rule(dataset, rule_pk) if rule_pk is not None else None
+    state = read_filter_request(request, target=Target.SESSION)
+    form = RuleForm(request.POST, team=request.team, rule=rule)
+    return render(request, PREVIEW, preview_panel(form, state, dataset, rule))
+
+
+def _form(request: TeamRequest, dataset: Dataset, rule: Rule | None) -> HttpResponse:
+    state = read_filter_request(request, target=Target.SESSION)
+    if state.redirect_to and request.method == "GET":
+        return redirect(state.redirect_to)
+    data = request.POST if request.method == "POST" else None
+    form = RuleForm(data, initial=_initial(request, rule), team=request.team, rule=rule)
+    context: dict[str, Any] = {"dataset": dataset, "rule": rule, "form": form}
+    if data is not None and form.is_valid():
+        saved, confirm = _save_or_ask(form, state, dataset, rule)
+        if saved is not None:
+            messages.success(request, f"Rule {'saved' if rule else 'created'}.")
+            return back_to_dataset(dataset)
+        context["confirm"] = confirm
+    shown = form if form.is_bound else RuleForm(_as_data(form), team=request.team, rule=rule)
+    context |= {"filter_state": state, **preview_panel(shown, state, dataset, rule)}
+    return render(request, FORM, context)
+
+
+def _initial(request: TeamRequest, rule: Rule | None) -> dict[str, Any]:
+    """What an unbound form shows: what the builder carried along, else the rule's values."""
+    if DRAFT in request.GET:
+        given = {name: request.GET[name] for name in FIELDS if name in request.GET}
+        return given | {"enabled": "enabled" in request.GET}
+    return RuleForm.initial_for(rule) if rule else {}
+
+
+def _as_data(form: RuleForm) -> dict[str, Any]:
+    return {name: form[name].value() for name in form.fields}
+
+
+def draft_query(rule: Rule) -> str:
+    """The edit page's URL query for `rule`: its fields and its filter."""
+    start = timezone.localtime(rule.start_at).strftime(START_SHOWN)
+    fields = [
+        (DRAFT, "1"),
+        ("chatbot", str(rule.chatbot_id)),
+        ("completion", rule.completion),
+        ("idle_minutes", str(rule.idle_minutes)),
+        ("sample_rate", str(rule.sample_rate)),
+        ("start_at", start),
+    ]
+    fields += [("enabled", "on")] if rule.enabled else []
+    clauses = services.rule_filter(rule).to_querystring()
+    return "&".join(part for part in (urlencode(fields), clauses) if part)
+
+
+# Saving, after a confirmation when the rule would backfill
+
+
+def _draft(form: RuleForm, state: FilterState, dataset: Dataset, rule: Rule | None) -> Rule:
+    if state.errors:
+        raise ValidationError({"filter": [f"Fix the filter first: {e}" for e in state.errors]})
+    fields = form.rule_fields(state.filter.to_json())
+    return services.draft_rule(dataset=dataset, rule=rule, **fields)
+
+
+def _save_or_ask(
+    form: RuleForm, state: FilterState, dataset: Dataset, rule: Rule | None
+) -> tuple[Rule | None, dict[str, Any] | None]:
+    """The saved rule; or, when it would backfill unconfirmed, what to confirm."""
+    try:
+        draft = _draft(form, state, dataset, rule)
+        if _needs_confirmation(draft, rule) and form.cleaned_data["confirm"] != fingerprint(draft):
+            return None, {"preview": preview_rule(rule=draft), "fingerprint": fingerprint(draft)}
+        return _save(form, dataset, rule, draft), None
+    except ValidationError as exc:
+        form_errors(form, exc)
+    except FilterError as exc:
+        form.add_error(None, exc.messages())
+    return None, None
+
+
+def _changes(draft: Rule, rule: Rule | None) -> dict[str, Any]:
+    changed = {name: getattr(draft, name) for name in services.EDITABLE}
+    if rule is None:
+        return changed
+    return {name: value for name, value in changed.items() if getattr(rule, name) != value}
+
+
+def _needs_confirmation(draft: Rule, rule: Rule | None) -> bool:
+    return is_backfill(draft, timezone.now()) and bool(_changes(draft, rule))
+
+
+def fingerprint(draft: Rule) -> str:
+    """What a confirmation confirms: a change of any of these asks again."""
+    taken = [draft.chatbot_id, draft.filter, draft.completion, draft.idle_minutes]
+    taken += [draft.sample_rate, draft.start_at.isoformat()]
+    return hashlib.sha256(json.dumps(taken, default=str).encode()).hexdigest()[:20]
+
+
+def _save(form: RuleForm, dataset: Dataset, rule: Rule | None, draft: Rule) -> Rule:
+    enabled = form.cleaned_data["enabled"]
+    if rule is None:
+        return services.create_rule(dataset=dataset, enabled=enabled, **_changes(draft, None))
+    changes = _changes(draft, rule)
+    if changes:
+        rule = services.update_rule(rule=rule, **changes)
+    if enabled != rule.enabled:
+        rule = services.set_enabled(rule=rule, enabled=enabled)
+    return rule
+
+
+# The preview panel
+
+
+def preview_panel(
+    form: RuleForm, state: FilterState, dataset: Dataset, rule: Rule | None
+) -> dict[str, Any]:
+    """The live preview of what the form holds, or what keeps it from being shown."""
+    preview: Preview | None = None
+    problems: list[str] = []
+    if not form.is_valid():
+        problems = [_problem(form, name, errors) for name, errors in form.errors.items()]
+    else:
+        try:
+            preview = preview_rule(rule=_draft(form, state, dataset, rule))
+        except ValidationError as exc:
+            problems = _messages(exc)
+        except FilterError as exc:
+            problems = exc.messages()
+    return {"preview": preview, "problems": problems, "dataset": dataset}
+
+
+def _problem(form: RuleForm, name: str, errors: Iterable[str]) -> str:
+    label = form.fields[name].label if name in form.fields else None
+    return f"{label}: {' '.join(errors)}" if label else " ".join(errors)
+
+
+def _messages(exc: ValidationError) -> list[str]:
+    if hasattr(exc, "error_dict"):
+        return [f"{name}: {' '.join(errors)}" for name, errors in exc.message_dict.items()]
+    return list(exc.messages)
