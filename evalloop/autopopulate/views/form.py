@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -177,7 +176,7 @@ def preview_panel(
     preview: Preview | None = None
     problems: list[str] = []
     if not form.is_valid():
-        problems = [_problem(form, name, errors) for name, errors in form.errors.items()]
+        problems = [_problem(form, name, form.errors.get_json_data()[name]) for name in form.errors]
     else:
         try:
             preview = preview_rule(rule=_draft(form, state, dataset, rule))
@@ -188,9 +187,10 @@ def preview_panel(
     return {"preview": preview, "problems": problems, "dataset": dataset}
 
 
-def _problem(form: RuleForm, name: str, errors: Iterable[str]) -> str:
+def _problem(form: RuleForm, name: str, errors: list[dict[str, str]]) -> str:
     label = form.fields[name].label if name in form.fields else None
-    return f"{label}: {' '.join(errors)}" if label else " ".join(errors)
+    text = " ".join(error["message"] for error in errors)
+    return f"{label}: {text}" if label else text
 
 
 def _messages(exc: ValidationError) -> list[str]:
