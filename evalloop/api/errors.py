@@ -25,6 +25,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
+from django.http.request import RawPostDataException
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 from ninja.responses import NinjaJSONEncoder
@@ -171,6 +172,12 @@ def on_unreadable_multipart(request: HttpRequest, exc: MultiPartParserError) -> 
     return answer(400, [problem(f"The multipart body cannot be read: {exc}.", "body")])
 
 
+def on_form_body(request: HttpRequest, exc: RawPostDataException) -> HttpResponse:
+    # A form body, already read as a form, sent to an endpoint that reads JSON.
+    message = "This endpoint reads a JSON body: send `Content-Type: application/json`."
+    return answer(415, [problem(message, "header", "Content-Type")])
+
+
 def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
     # Django logs it with its traceback; the API middleware answers the JSON 500.
     raise exc
@@ -193,6 +200,7 @@ HANDLERS: dict[type[Exception], Callable[[HttpRequest, Any], HttpResponse]] = {
     BadRequest: on_bad_request,
     SuspiciousOperation: on_bad_request,
     MultiPartParserError: on_unreadable_multipart,
+    RawPostDataException: on_form_body,
     Exception: on_unexpected,
 }
 

@@ -154,6 +154,18 @@ def test_a_multipart_body_without_a_boundary_is_400(api, cast):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("form", [{}, {"name": "support"}])
+def test_a_form_body_sent_to_a_json_endpoint_is_415_naming_the_header(api, cast, form):
+    # A client posting a form (or nothing, as a multipart form) where JSON is read.
+    chatbot = ChatbotFactory(team=cast.team)
+    client = api(Role.EDITOR).client
+    for path in ("/api/v1/datasets", f"/api/v1/chatbots/{chatbot.slug}/sessions/s-1/end"):
+        response = client.post(path, form)
+        assert response.status_code == 415
+        assert [item["loc"] for item in detail(response)] == [["header", "Content-Type"]]
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize("debug", [False, True])
 def test_an_unexpected_error_is_a_logged_json_500_whatever_debug(api, monkeypatch, caplog, debug):
     def broken(*args, **kwargs):
