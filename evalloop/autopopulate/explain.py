@@ -9,10 +9,11 @@ sampling, and then it is pending: the next tick takes it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import cache, partial
 
 from django.conf import settings
 from django.utils import timezone
@@ -80,6 +81,9 @@ class Facts:
     unanswered: int | None  # a last human turn with no AI reply yet
 
 
+Refusal = Callable[[], Explanation | None]
+
+
 def explain(*, rule: Rule, session: Session, now: datetime | None = None) -> Explanation:
     """Why `session` is, or is not, in `rule`'s dataset."""
     return explain_rules(rules=[rule], session=session, now=now)[0]
@@ -116,21 +120,22 @@ def _turns(session: Session, rules: Sequence[Rule]) -> tuple[list[int], int | No
 
 
 def _explain(rule: Rule, facts: Facts) -> Explanation:
+    # The session's checks run only for a source the ledger does not answer.
+    refusal = cache(partial(_session_checks, rule, facts))
     if rule.dataset.mode == Mode.SESSION:
-        return _source(rule, facts, (facts.session.pk, 0), _session_checks(rule, facts))
-    return _message_mode(rule, facts)
+        return _source(rule, facts, (facts.session.pk, 0), refusal)
+    return _message_mode(rule, facts, refusal)
 
 
-def _message_mode(rule: Rule, facts: Facts) -> Explanation:
-    refused = _session_checks(rule, facts)
+def _message_mode(rule: Rule, facts: Facts, refusal: Refusal) -> Explanation:
     turns = [
-        replace(_source(rule, facts, (facts.session.pk, pk), refused), message_id=pk)
+        replace(_source(rule, facts, (facts.session.pk, pk), refusal), message_id=pk)
         for pk in facts.ai_ids
     ]
     if facts.unanswered is not None:
-        turns.append(_unanswered(rule, facts.unanswered, refused))
+        turns.append(_unanswered(rule, facts.unanswered, refusal()))
     if not turns:
-        return refused or Explanation(
+        return refusal() or Explanation(
             Decision.NO_TURNS,
             "The session has no turns yet: message mode takes each AI reply with the human "
             "turn before it.",
@@ -159,12 +164,12 @@ def _summary(turns: list[Explanation]) -> Explanation:
     return Explanation(decision, f"{len(turns)} turns: {parts}.", turns=turns)
 
 
-def _source(rule: Rule, facts: Facts, source: Source, refused: Explanation | None) -> Explanation:
+def _source(rule: Rule, facts: Facts, source: Source, refusal: Refusal) -> Explanation:
     """One source: by its ledger entry, else the session's refusal, else sampling."""
     key = (rule.pk, *source)
     if key in facts.entries:
         return _ledgered(facts.entries[key], facts.rows.get(rule.dataset_id, {}).get(source[1]))
-    if refused is not None:
+    if (refused := refusal()) is not None:
         return replace(refused)
     return _when_enabled(rule, _sampled(rule, facts, source))
 
@@ -175,8 +180,8 @@ def _ledgered(row_id: int | None, held: int | None) -> Explanation:
     if held is not None:
         return Explanation(
             Decision.IN_LEDGER,
-            f"Already in the ledger; the dataset held it as row {held} when the rule took "
-            "it, so the rule added no row of its own.",
+            f"Already in the ledger without a row of its own; the dataset holds this source "
+            f"as row {held}.",
             row_id=held,
         )
     return Explanation(

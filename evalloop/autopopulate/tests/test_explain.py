@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from evalloop.autopopulate import explain as explain_module
 from evalloop.autopopulate import services, tick
 from evalloop.autopopulate.explain import Decision, explain, explain_rules
 from evalloop.autopopulate.models import Completion, Entry
@@ -242,3 +243,15 @@ def test_one_session_is_explained_for_several_rules_at_once(make_rule, chatbot, 
     found = session(chatbot)
     answers = explain_rules(rules=[whole, each], session=found, now=later())
     assert [answer.decision for answer in answers] == [Decision.FILTERED_OUT, Decision.PENDING]
+
+
+def test_a_ledgered_source_does_not_run_the_filter(make_rule, chatbot, monkeypatch):
+    rule = make_rule(filter=VIP)
+    found = session(chatbot, tags=("vip",))
+    tick.tick_rule(rule_id=rule.pk, now=later())
+
+    def unwanted(rule, session):
+        raise AssertionError("the filter ran for a source the ledger answers")
+
+    monkeypatch.setattr(explain_module, "_filtered_out", unwanted)
+    assert explain(rule=rule, session=found, now=later()).decision == Decision.ADDED
