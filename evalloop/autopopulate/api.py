@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from typing import Annotated, Any
 
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
-from ninja import Router, Status
-from ninja.errors import ValidationError
+from ninja import Query, Router, Status
+from ninja.errors import HttpError, ValidationError
 from ninja.pagination import paginate
 
 from evalloop.api.auth import api_team
 from evalloop.api.errors import answers, problem
 from evalloop.api.pagination import CursorPagination
 from evalloop.autopopulate import services
+from evalloop.autopopulate.explain import explain
 from evalloop.autopopulate.models import TICKS_KEPT, Rule, Tick
 from evalloop.autopopulate.preview import Preview, preview_rule
 from evalloop.autopopulate.schemas import (
+    Explained,
     PreviewIn,
     PreviewOut,
     RuleIn,
@@ -29,7 +31,7 @@ from evalloop.autopopulate.schemas import (
     completion_fields,
 )
 from evalloop.autopopulate.tick import Summary, tick_rule
-from evalloop.chat.models import Chatbot
+from evalloop.chat.models import Chatbot, Session
 from evalloop.datasets.models import Dataset
 from evalloop.filters import Target, parse_filter
 from evalloop.lib.errors import Conflict
@@ -218,3 +220,29 @@ def run_rule(request: HttpRequest, dataset_id: int, rule_id: int) -> dict[str, A
 def list_ticks(request: HttpRequest, dataset_id: int, rule_id: int) -> list[Tick]:
     rule = _rule(request, dataset_id, rule_id, Action.VIEW)
     return list(Tick.objects.filter(rule=rule).order_by("-id")[:TICKS_KEPT])
+
+
+# Explain
+
+
+@router.get(
+    RULE + "/explain",
+    response={200: Explained, **answers(404)},
+    summary="Why a session is, or is not, in the rule's dataset",
+    description="`session` is the external id of a session of the rule's chatbot. Message "
+    "mode answers each AI turn in `turns`.",
+)
+def explain_session(
+    request: HttpRequest,
+    dataset_id: int,
+    rule_id: int,
+    session: Annotated[str, Query(min_length=1, max_length=255)],
+) -> dict[str, Any]:
+    rule = _rule(request, dataset_id, rule_id, Action.VIEW)
+    found = Session.objects.filter(
+        team_id=rule.dataset.team_id, chatbot_id=rule.chatbot_id, external_id=session
+    ).first()
+    if found is None:
+        raise HttpError(404, f"No session {session!r} of chatbot {rule.chatbot.slug}.")
+    answer = asdict(explain(rule=rule, session=found))
+    return {**answer, "rule": rule.pk, "session": found.external_id}

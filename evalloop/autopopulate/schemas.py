@@ -188,3 +188,40 @@ class PreviewOut(Schema):
         description="Evaluations the backfill triggers: its sources times the evaluators of "
         "each config of the dataset that runs on append; null when none does."
     )
+
+
+# Explain
+
+
+class TurnExplained(Schema):
+    """One AI turn of a message-mode session: its decision and why."""
+
+    message_id: int
+    decision: str
+    reason: str
+    row_id: int | None
+    clause: int | None
+    clause_text: str
+    complete_at: datetime | None
+    then: str | None
+
+
+class Explained(Schema):
+    """Why a session is, or is not, in the rule's dataset."""
+
+    rule: int
+    session: str
+    decision: str = Field(
+        description="added, in_ledger, disabled, before_start, not_complete, filtered_out, "
+        "sampled_out, pending, no_turns, mixed (message mode: turns decided differently) "
+        "or undecided (the filter ran out of time)."
+    )
+    reason: str
+    row_id: int | None = Field(description="The dataset row that holds the source, if any.")
+    clause: int | None = Field(description="The first clause that fails, counted from 1.")
+    clause_text: str
+    complete_at: datetime | None = Field(
+        description="Idle policy: when the session becomes complete if nothing changes."
+    )
+    then: str | None = Field(description="A switched-off rule: what it would decide once on.")
+    turns: list[TurnExplained] = Field(description="Message mode: one item per turn.")
