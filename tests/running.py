@@ -134,18 +134,22 @@ class Setup:
     config: int
 
 
-def auto_population(api: Api) -> Setup:
+def auto_population(api: Api, chatbot: str = CHATBOT) -> Setup:
     """Make, through the API, everything that scores a chatbot's ended sessions on its own."""
-    api.post("/chatbots", {"slug": CHATBOT, "name": "Support"})
-    dataset = api.post("/datasets", {"name": "Fresh sessions", "mode": "session"})["id"]
-    rule = api.post(f"/datasets/{dataset}/rules", {"chatbot": CHATBOT, "filter": []})["id"]
-    evaluator = api.post(
-        "/evaluators", {"name": "Says thanks", "kind": "contains", "params": {"words": ["thanks"]}}
-    )["id"]
+    api.post("/chatbots", {"slug": chatbot, "name": chatbot.title()})
+    name = f"Fresh sessions of {chatbot}"
+    dataset = api.post("/datasets", {"name": name, "mode": "session"})["id"]
+    rule = api.post(f"/datasets/{dataset}/rules", {"chatbot": chatbot, "filter": []})["id"]
+    check = {
+        "name": f"Refund asked ({chatbot})",
+        "kind": "contains",
+        "params": {"words": ["refund"]},
+    }
+    evaluator = api.post("/evaluators", check)["id"]
     config = api.post(
         "/configs",
         {
-            "name": "Fresh",
+            "name": name,
             "dataset": dataset,
             "evaluators": [evaluator],
             "auto_run_on_append": True,
@@ -154,22 +158,22 @@ def auto_population(api: Api) -> Setup:
     return Setup(dataset=dataset, rule=rule, evaluator=evaluator, config=config)
 
 
-def session(external_id: str, *, ended: bool) -> dict[str, Any]:
+def session(external_id: str, *, ended: bool, chatbot: str = CHATBOT) -> dict[str, Any]:
     """One session of the traffic batch: a question and its answer."""
     return {
-        "chatbot": CHATBOT,
+        "chatbot": chatbot,
         "external_id": external_id,
         "ended": ended,
         "messages": [
             {"external_id": "q", "role": "human", "content": f"Question {external_id}"},
-            {"external_id": "a", "role": "ai", "content": "Happy to help, thanks for asking."},
+            {"external_id": "a", "role": "ai", "content": "Happy to help."},
         ],
     }
 
 
-def end(external_id: str) -> dict[str, Any]:
+def end(external_id: str, chatbot: str = CHATBOT) -> dict[str, Any]:
     """The traffic batch entry that ends a session already sent."""
-    return {"chatbot": CHATBOT, "external_id": external_id, "ended": True}
+    return {"chatbot": chatbot, "external_id": external_id, "ended": True}
 
 
 def all_pages(api: Api, path: str) -> list[dict[str, Any]]:
