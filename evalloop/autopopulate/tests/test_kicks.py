@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 from datetime import timedelta
@@ -16,6 +17,7 @@ from evalloop.autopopulate.models import Rule, Tick
 from evalloop.autopopulate.tests.traffic import session
 from evalloop.chat import services as chat
 from evalloop.chat.ingest import ingest_traffic, parse_batch
+from evalloop.chat.log_import import import_log
 from evalloop.chat.tests.factories import ChatbotFactory, SessionFactory
 from evalloop.datasets.models import Mode
 from evalloop.datasets.tests.factories import DatasetFactory
@@ -97,6 +99,14 @@ def test_a_kick_lost_long_ago_does_not_block_the_next(
     Rule.objects.filter(pk=rule.pk).update(kick_due_at=lost)
     with django_capture_on_commit_callbacks(execute=True):
         ingest(cast.team, "s-1")
+    assert rule_ids(sent) == [rule.pk]
+
+
+def test_a_log_import_kicks_the_rule(chatbot, make_rule, sent, django_capture_on_commit_callbacks):
+    rule = make_rule()
+    log = "session_id,role,content,created_at\ns-1,human,hi,2024-05-01T10:00:00Z\n"
+    with django_capture_on_commit_callbacks(execute=True):
+        import_log(chatbot=chatbot, file=io.BytesIO(log.encode()), fmt="csv")
     assert rule_ids(sent) == [rule.pk]
 
 
