@@ -66,8 +66,8 @@ def _lock(session: Session) -> Session:
 def _touch(session: Session, locked: Session, **changes: Any) -> Session:
     """Write `changes` and bump the activity clock, on the row and on the caller's instance.
 
-    Once committed, the change is announced (`traffic_changed`), so rules watching the
-    chatbot can take the session at once.
+    Once committed, the change is announced (`traffic_changed`), so that whatever watches
+    the chatbot can act on it at once.
     """
     changes["changed_at"] = timezone.now()
     Session.objects.filter(pk=locked.pk).update(**changes)
