@@ -214,6 +214,9 @@ EVALLOOP_TICK_SAFETY_MARGIN_SECONDS = env.integer(
     "EVALLOOP_TICK_SAFETY_MARGIN_SECONDS", 120, minimum=0
 )
 EVALLOOP_TICK_MAX_SOURCES = env.integer("EVALLOOP_TICK_MAX_SOURCES", 5000, minimum=1)
+# A write that may complete a rule's sources ticks that rule this many seconds after it
+# commits, so that one tick takes a whole burst of writes (docs/rules.md).
+EVALLOOP_TICK_KICK_DELAY_SECONDS = env.number("EVALLOOP_TICK_KICK_DELAY_SECONDS", 1.0, minimum=0)
 EVALLOOP_COORDINATOR_SECONDS = env.integer("EVALLOOP_COORDINATOR_SECONDS", 5, minimum=1)
 # Runs (docs/runs.md): rows per batch task, batches in flight per run and overall, how long a
 # dispatched batch may go without writing before it is dispatched again, and how many such

@@ -69,6 +69,8 @@ class Rule(models.Model):
     last_status = models.CharField(max_length=10, choices=Status.choices, blank=True)
     last_error = models.TextField(blank=True)
     consecutive_failures = models.PositiveIntegerField(default=0)
+    # When the kicked tick of this rule is due, while one is pending (autopopulate/kicks.py).
+    kick_due_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 

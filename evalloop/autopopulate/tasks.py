@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from evalloop.autopopulate import kicks
 from evalloop.autopopulate import tick as engine
 
 
@@ -11,3 +12,9 @@ from evalloop.autopopulate import tick as engine
 def tick() -> None:
     """The periodic tick: every enabled rule, then delta runs whose interval has passed."""
     engine.tick()
+
+
+@shared_task
+def kick(rule_id: int, attempt: int = 0) -> None:
+    """One rule's tick, soon after a write that may have completed its sources."""
+    kicks.run_kick(rule_id=rule_id, attempt=attempt)

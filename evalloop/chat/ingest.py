@@ -4,7 +4,8 @@ The cost of a batch is a fixed number of queries whatever its size: chatbots, se
 tags and known messages are read with a few IN queries, and everything new is written with
 one bulk insert per table. A session the batch changes gets its counters and its activity
 clock (`changed_at`) updated in the same transaction; one the batch leaves as it was is not
-touched, so sending the same batch twice changes nothing the second time.
+touched, so sending the same batch twice changes nothing the second time. Once committed, the
+chatbots whose sessions changed are announced (`evalloop.chat.signals.traffic_changed`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from django.utils import timezone
 from evalloop.chat.models import Chatbot, Message, MessageTag, Session, SessionTag, Tag
 from evalloop.chat.schemas import MessageIn, SessionIn, TrafficBatch
 from evalloop.chat.services import ensure_tags
+from evalloop.chat.signals import traffic_changed_on_commit
 from evalloop.lib.inputs import screen_json
 from evalloop.teams.models import Team
 
@@ -201,9 +203,13 @@ class _Ingestion:
         retagged = self._tag_known_messages(items, sessions, tags, known)
         tagged = {link.session_id for link in links} | retagged
         updated = self._update_existing(items, existing, messages, tagged)
+        changed = [*created.values(), *updated]
+        traffic_changed_on_commit(
+            team_id=self.team.pk, chatbot_ids={session.chatbot_id for session in changed}
+        )
         return IngestSummary(
             sessions_created=len(created),
-            sessions_updated=updated,
+            sessions_updated=len(updated),
             messages_created=len(messages),
             messages_skipped=skipped + sum(item.duplicates for item in items),
         )
@@ -389,7 +395,8 @@ class _Ingestion:
         existing: dict[tuple[int, str], Session],
         messages: list[tuple[Message, MessageIn]],
         tagged: set[int],
-    ) -> int:
+    ) -> list[Session]:
+        """Write what the batch changed in sessions already stored; answer those sessions."""
         new_messages: dict[int, list[Message]] = {}
         for message, _ in messages:
             new_messages.setdefault(message.session_id, []).append(message)
@@ -409,7 +416,7 @@ class _Ingestion:
             Session.objects.bulk_create(
                 changed, update_conflicts=True, unique_fields=["pk"], update_fields=UPSERT_FIELDS
             )
-        return len(changed)
+        return changed
 
     def _apply(self, session: Session, given: dict[str, Any], messages: list[Message]) -> bool:
         """Set the given fields and the counters on `session`; answer whether anything changed."""

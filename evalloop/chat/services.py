@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from evalloop.chat.models import Chatbot, Message, MessageTag, Role, Session, SessionTag, Tag
+from evalloop.chat.signals import traffic_changed_on_commit
 from evalloop.lib.errors import Conflict
 from evalloop.lib.locking import lock_or_404
 from evalloop.teams.models import Team
@@ -63,9 +64,14 @@ def _lock(session: Session) -> Session:
 
 
 def _touch(session: Session, locked: Session, **changes: Any) -> Session:
-    """Write `changes` and bump the activity clock, on the row and on the caller's instance."""
+    """Write `changes` and bump the activity clock, on the row and on the caller's instance.
+
+    Once committed, the change is announced (`traffic_changed`), so that whatever watches
+    the chatbot can act on it at once.
+    """
     changes["changed_at"] = timezone.now()
     Session.objects.filter(pk=locked.pk).update(**changes)
+    traffic_changed_on_commit(team_id=locked.team_id, chatbot_ids=[locked.chatbot_id])
     for target in (session, locked):
         for name, value in changes.items():
             setattr(target, name, value)
