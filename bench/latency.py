@@ -38,7 +38,8 @@ sys.path.insert(0, str(ROOT))
 
 from scratch import scratch_environment  # noqa: E402
 
-from tests.running import Api, Setup, all_pages, auto_population, end, evalloop_up, session  # noqa: E402
+from tests.processes import evalloop_up  # noqa: E402
+from tests.running import Api, Setup, all_pages, auto_population, end, session  # noqa: E402
 from tests.running import team_key as make_team_key  # noqa: E402
 
 SCRATCH_DB = "evalloop_bench_latency"

@@ -1,15 +1,28 @@
-"""Helpers for tests that run evalloop's own processes: isolated environments, process trees."""
+"""Helpers for tests that run evalloop's own processes: isolated environments, process trees.
+
+`evalloop_up` starts a real `evalloop up` (server, worker and beat) on a free port with a data
+dir of its own; `Server.stop` presses Ctrl-C and answers the exit code and what is left, and
+`Server.stop_cleanly` fails unless `up` exits with 0 and leaves no process behind.
+"""
 
 from __future__ import annotations
 
 import os
+import signal
+import socket
+import subprocess
 import sys
 import time
-from collections.abc import Callable
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 # The console script itself, as installed by `uv sync`.
 EVALLOOP = [str(Path(sys.executable).with_name("evalloop"))]
+START_SECONDS = 90
+STOP_SECONDS = 60
 
 
 def environ(data_dir: Path, **overrides: str) -> dict[str, str]:
@@ -62,3 +75,78 @@ def wait_until(predicate: Callable[[], object], *, timeout: float, every: float 
             return False
         time.sleep(every)
     return True
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Server:
+    """A running `evalloop up`."""
+
+    url: str
+    data_dir: Path
+    env: dict[str, str]
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def cli(self, *args: str) -> str:
+        """Run `evalloop <args>` on this server's data; answer its output."""
+        done = subprocess.run(
+            [*EVALLOOP, *args], env=self.env, capture_output=True, text=True, timeout=120
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"evalloop {' '.join(args)}: {done.stderr}")
+        return done.stdout
+
+    def serves(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/login/", timeout=2) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+    def tail(self) -> str:
+        return self.log.read_text(errors="replace")[-3000:]
+
+    def stop(self) -> tuple[int, set[int]]:
+        """Press Ctrl-C; answer the exit code and the processes still alive after it."""
+        started = descendants(self.process.pid)
+        self.process.send_signal(signal.SIGINT)
+        try:
+            code = self.process.wait(timeout=STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            code = self.process.wait()
+        wait_until(lambda: all(gone(pid) for pid in started), timeout=5)
+        return code, {pid for pid in started if not gone(pid)}
+
+    def stop_cleanly(self) -> None:
+        """Press Ctrl-C; fail unless `up` exits with 0 and leaves no process behind."""
+        code, left = self.stop()
+        assert code == 0, f"evalloop up exited with {code}:\n{self.tail()}"
+        assert not left, f"evalloop up left processes behind: {sorted(left)}"
+
+
+@contextmanager
+def evalloop_up(data_dir: Path, **overrides: str) -> Iterator[Server]:
+    """Run `evalloop up` on `data_dir` (SQLite and the embedded broker unless overridden)."""
+    port = free_port()
+    env = environ(data_dir, **overrides)
+    log = data_dir / "up.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [*EVALLOOP, "up", "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    up = Server(f"http://127.0.0.1:{port}", data_dir, env, process, log)
+    try:
+        ready = wait_until(lambda: process.poll() is not None or up.serves(), timeout=START_SECONDS)
+        if not ready or process.poll() is not None:
+            raise RuntimeError(f"evalloop up did not start:\n{up.tail()}")
+        yield up
+    finally:
+        if process.poll() is None:
+            up.stop()

@@ -1,99 +1,25 @@
 """A real `evalloop up` driven through its API: for end-to-end tests and benchmarks.
 
-`evalloop_up` starts the server, its worker and beat on a free port with a data dir of its
-own, and stops them with Ctrl-C. `Api` speaks JSON to it with a team API key made by the
-command line; `auto_population` sets up, through the API only, what scores fresh traffic:
-a chatbot, a session-mode dataset, a rule, a `contains` evaluator and an auto-running config.
+`tests.processes.evalloop_up` starts the server; `Api` speaks JSON to it with a team API key
+made by the command line; `auto_population` sets up, through the API only, what scores fresh
+traffic: a chatbot, a session-mode dataset, a rule, a `contains` evaluator and an auto-running
+config.
 """
 
 from __future__ import annotations
 
 import json
-import signal
-import socket
-import subprocess
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from tests.processes import EVALLOOP, descendants, environ, gone, wait_until
+from tests.processes import Server
 
-START_SECONDS = 90
-STOP_SECONDS = 60
 CHATBOT = "support"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@dataclass
-class Up:
-    url: str
-    env: dict[str, str]
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def cli(self, *args: str) -> str:
-        """Run `evalloop <args>` on this server's data; answer its output."""
-        done = subprocess.run(
-            [*EVALLOOP, *args], env=self.env, capture_output=True, text=True, timeout=120
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"evalloop {' '.join(args)}: {done.stderr}")
-        return done.stdout
-
-    def serves(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"{self.url}/login/", timeout=2) as response:
-                return response.status == 200
-        except OSError:
-            return False
-
-    def tail(self) -> str:
-        return self.log.read_text(errors="replace")[-3000:]
-
-    def stop(self) -> tuple[int, set[int]]:
-        """Press Ctrl-C; answer the exit code and the processes still alive after it."""
-        started = descendants(self.process.pid)
-        self.process.send_signal(signal.SIGINT)
-        try:
-            code = self.process.wait(timeout=STOP_SECONDS)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            code = self.process.wait()
-        wait_until(lambda: all(gone(pid) for pid in started), timeout=5)
-        return code, {pid for pid in started if not gone(pid)}
-
-
-@contextmanager
-def evalloop_up(data_dir: Path, **overrides: str) -> Iterator[Up]:
-    """Run `evalloop up` on `data_dir` (SQLite and the embedded broker unless overridden)."""
-    port = free_port()
-    env = environ(data_dir, **overrides)
-    log = data_dir / "up.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [*EVALLOOP, "up", "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-    up = Up(f"http://127.0.0.1:{port}", env, process, log)
-    try:
-        ready = wait_until(lambda: process.poll() is not None or up.serves(), timeout=START_SECONDS)
-        if not ready or process.poll() is not None:
-            raise RuntimeError(f"evalloop up did not start:\n{up.tail()}")
-        yield up
-    finally:
-        if process.poll() is None:
-            up.stop()
-
-
-def team_key(up: Up, *, team: str = "bench") -> str:
+def team_key(up: Server, *, team: str = "bench") -> str:
     """Create a user, a team and an editor API key with the command line; answer the key."""
     email = f"owner@{team}.example"
     up.cli("createuser", "--email", email, "--password", "a long pass phrase for tests")

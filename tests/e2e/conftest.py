@@ -15,9 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
-import subprocess
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,7 +24,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.processes import EVALLOOP, descendants, environ, gone, wait_until
+from tests.processes import Server, evalloop_up
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -39,8 +36,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-START_SECONDS = 90
-STOP_SECONDS = 60
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -51,68 +46,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.e2e)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@dataclass
-class Server:
-    url: str
-    data_dir: Path
-    env: dict[str, str]
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def cli(self, *args: str) -> str:
-        """Run `evalloop <args>` against this server's data; answer its output."""
-        done = subprocess.run(
-            [*EVALLOOP, *args], env=self.env, capture_output=True, text=True, timeout=60
-        )
-        assert done.returncode == 0, f"evalloop {' '.join(args)}: {done.stderr}"
-        return done.stdout
-
-    def serves(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"{self.url}/login/", timeout=2) as response:
-                return response.status == 200
-        except OSError:
-            return False
-
-    def wait_until_serving(self) -> None:
-        ready = wait_until(
-            lambda: self.process.poll() is not None or self.serves(), timeout=START_SECONDS
-        )
-        if not ready or self.process.poll() is not None:
-            self.process.kill()
-            pytest.fail(f"evalloop up did not start:\n{self.log.read_text()[-3000:]}")
-
-    def stop(self) -> tuple[int, set[int]]:
-        """Press Ctrl-C; answer the exit code and the processes still alive after it."""
-        started = descendants(self.process.pid)
-        self.process.send_signal(signal.SIGINT)
-        code = self.process.wait(timeout=STOP_SECONDS)
-        wait_until(lambda: all(gone(pid) for pid in started), timeout=5)
-        return code, {pid for pid in started if not gone(pid)}
-
-
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    data_dir = tmp_path_factory.mktemp("evalloop-up")
-    port = _free_port()
-    log = data_dir / "up.log"
-    env = environ(data_dir, LOG_LEVEL="INFO")
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [*EVALLOOP, "up", "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-    running = Server(f"http://127.0.0.1:{port}", data_dir, env, process, log)
-    running.wait_until_serving()
-    yield running
-    code, left = running.stop()
-    assert code == 0, f"evalloop up exited with {code}:\n{log.read_text()[-3000:]}"
-    assert not left, f"evalloop up left processes behind: {sorted(left)}"
+    with evalloop_up(tmp_path_factory.mktemp("evalloop-up"), LOG_LEVEL="INFO") as running:
+        yield running
+        running.stop_cleanly()
 
 
 @dataclass(frozen=True)

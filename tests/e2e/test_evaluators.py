@@ -11,8 +11,9 @@ import json
 
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import Member, Server, call
+from tests.e2e.conftest import Member, call
 from tests.e2e.test_security import watch
+from tests.processes import Server
 
 CODE = """def evaluate(row):
     return {"polite": "sorry" in row["output"].lower(), "words": len(row["output"].split())}

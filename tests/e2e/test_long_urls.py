@@ -7,7 +7,7 @@ import urllib.error
 import urllib.request
 
 from evalloop.web.middleware import MAX_URL_LENGTH
-from tests.e2e.conftest import Server
+from tests.processes import Server
 
 
 def get(server: Server, path: str) -> tuple[int, str, str]:

@@ -12,8 +12,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import Member, Server, call
+from tests.e2e.conftest import Member, call
 from tests.e2e.test_security import watch
+from tests.processes import Server
 
 RUN_SECONDS = 60
 

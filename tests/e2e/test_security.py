@@ -13,7 +13,8 @@ import urllib.request
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import Member, Server, call, log_in
+from tests.e2e.conftest import Member, call, log_in
+from tests.processes import Server
 
 CSP_MARKS = ("Content Security Policy", "Content-Security-Policy")
 

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import Member, Server, call
+from tests.e2e.conftest import Member, call
+from tests.processes import Server
 
 
 def session(external_id: str, question: str, tags: list[str]) -> dict[str, Any]:
