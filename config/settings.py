@@ -214,6 +214,10 @@ EVALLOOP_TICK_SAFETY_MARGIN_SECONDS = env.integer(
     "EVALLOOP_TICK_SAFETY_MARGIN_SECONDS", 120, minimum=0
 )
 EVALLOOP_TICK_MAX_SOURCES = env.integer("EVALLOOP_TICK_MAX_SOURCES", 5000, minimum=1)
+# The auto-population sweep (docs/rules.md): how often it re-reads each rule's window behind
+# the watermark for sources the ticks missed, and how many days back.
+EVALLOOP_SWEEP_SECONDS = env.integer("EVALLOOP_SWEEP_SECONDS", 3600, minimum=60)
+EVALLOOP_SWEEP_LOOKBACK_DAYS = env.integer("EVALLOOP_SWEEP_LOOKBACK_DAYS", 30, minimum=1)
 EVALLOOP_COORDINATOR_SECONDS = env.integer("EVALLOOP_COORDINATOR_SECONDS", 5, minimum=1)
 # Runs (docs/runs.md): rows per batch task, batches in flight per run and overall, how long a
 # dispatched batch may go without writing before it is dispatched again, and how many such

@@ -11,3 +11,9 @@ from evalloop.autopopulate import tick as engine
 def tick() -> None:
     """The periodic tick: every enabled rule, then delta runs whose interval has passed."""
     engine.tick()
+
+
+@shared_task
+def sweep() -> None:
+    """The hourly backstop: each rule's window behind its watermark, for missed sources."""
+    engine.sweep()
