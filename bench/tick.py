@@ -107,9 +107,10 @@ def spawn(env: dict[str, str], what: str, args: Any, **options: Any) -> str:
     flags = [f"--{name}={value}" for name, value in options.items()]
     shared = [f"--history-messages={args.history_messages}", f"--repeat={args.repeat}"]
     command = [sys.executable, __file__, f"--child={what}", *shared, *flags]
-    done = subprocess.run(command, env=env, cwd=ROOT, check=False, capture_output=True, text=True)
+    # Progress goes to stderr as it comes; the answer is the last line of stdout.
+    done = subprocess.run(command, env=env, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     if done.returncode:
-        sys.exit(done.stderr)
+        sys.exit(f"the {what} step failed")
     lines = done.stdout.strip().splitlines()
     return lines[-1] if lines else ""
 
