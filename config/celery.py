@@ -25,6 +25,11 @@ app.conf.beat_schedule = {
         # A tick missed while workers were busy is replaced by the next, never queued up.
         "options": {"expires": settings.EVALLOOP_TICK_SECONDS},
     },
+    "auto-populate-sweep": {
+        "task": "evalloop.autopopulate.tasks.sweep",
+        "schedule": timedelta(seconds=settings.EVALLOOP_SWEEP_SECONDS),
+        "options": {"expires": settings.EVALLOOP_SWEEP_SECONDS},
+    },
     "coordinate-runs": {
         "task": "evalloop.runs.tasks.coordinate",
         "schedule": timedelta(seconds=settings.EVALLOOP_COORDINATOR_SECONDS),

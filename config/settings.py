@@ -217,6 +217,10 @@ EVALLOOP_TICK_MAX_SOURCES = env.integer("EVALLOOP_TICK_MAX_SOURCES", 5000, minim
 # A write that may complete a rule's sources ticks that rule this many seconds after it
 # commits, so that one tick takes a whole burst of writes (docs/rules.md).
 EVALLOOP_TICK_KICK_DELAY_SECONDS = env.number("EVALLOOP_TICK_KICK_DELAY_SECONDS", 1.0, minimum=0)
+# The auto-population sweep (docs/rules.md): how often it re-reads each rule's window behind
+# the watermark for sources the ticks missed, and how many days back.
+EVALLOOP_SWEEP_SECONDS = env.integer("EVALLOOP_SWEEP_SECONDS", 3600, minimum=60)
+EVALLOOP_SWEEP_LOOKBACK_DAYS = env.integer("EVALLOOP_SWEEP_LOOKBACK_DAYS", 30, minimum=1)
 EVALLOOP_COORDINATOR_SECONDS = env.integer("EVALLOOP_COORDINATOR_SECONDS", 5, minimum=1)
 # Runs (docs/runs.md): rows per batch task, batches in flight per run and overall, how long a
 # dispatched batch may go without writing before it is dispatched again, and how many such

@@ -219,13 +219,14 @@ def createteam(slug: str, name: str, owner_email: str) -> None:
 
 
 @main.command()
-def tick() -> None:
+@click.option("--sweep", is_flag=True, help="Sweep each rule's window behind its watermark.")
+def tick(sweep: bool) -> None:
     """Run one auto-population tick for every enabled rule, print a summary."""
     _prepare()
-    from evalloop.autopopulate.tick import tick as run_tick
+    from evalloop.autopopulate import tick as engine
 
     with _reported():
-        summaries = run_tick()
+        summaries = engine.sweep() if sweep else engine.tick()
     for s in summaries:
         c = s.counts
         click.echo(

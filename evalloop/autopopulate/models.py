@@ -139,6 +139,8 @@ class Tick(models.Model):
     appended = models.PositiveIntegerField(default=0)
     duration_ms = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
+    # A sweep re-reads the window behind the watermark; a tick reads from it.
+    sweep = models.BooleanField(default=False)
 
     objects = TickQuerySet.as_manager()
 

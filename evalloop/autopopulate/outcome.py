@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from django.db import transaction
+from django.db.models import Subquery
 from django.urls import reverse
 
 from evalloop.autopopulate.models import TICKS_KEPT, Rule, Status, Tick
@@ -59,11 +60,13 @@ def _record_tick(summary: Summary, now: datetime) -> None:
         appended=counts.appended,
         duration_ms=summary.duration_ms,
         error=summary.error[:2000],
+        sweep=summary.sweep,
     )
-    old = Tick.objects.filter(rule_id=summary.rule_id).order_by("-id")[TICKS_KEPT : TICKS_KEPT + 1]
-    oldest_kept = old.values_list("id", flat=True).first()
-    if oldest_kept is not None:
-        Tick.objects.filter(rule_id=summary.rule_id, id__lte=oldest_kept).delete()
+    # One statement, walking the rule's newest ticks on their index: the first one past
+    # those kept, and every older one, go.
+    ticks = Tick.objects.filter(rule_id=summary.rule_id)
+    first_gone = ticks.order_by("-id").values("id")[TICKS_KEPT : TICKS_KEPT + 1]
+    ticks.filter(id__lte=Subquery(first_gone)).delete()
 
 
 def _tell_editors(rule: Rule) -> None:

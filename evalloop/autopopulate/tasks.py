@@ -18,3 +18,9 @@ def tick() -> None:
 def kick(rule_id: int, attempt: int = 0) -> None:
     """One rule's tick, soon after a write that may have completed its sources."""
     kicks.run_kick(rule_id=rule_id, attempt=attempt)
+
+
+@shared_task
+def sweep() -> None:
+    """The hourly backstop: each rule's window behind its watermark, for missed sources."""
+    engine.sweep()

@@ -7,6 +7,11 @@ no write, so its window ends there and the watermark advances only that far). Ea
 one transaction holding the rule (SKIP LOCKED on PostgreSQL; on SQLite the one writer
 serialises) and, when it appends, the dataset: filter, ledger, deterministic sampling, the
 per-tick cap, rows, ledger entries, delta runs and the watermark commit together.
+
+The sweep (`sweep`, hourly) reads the part of the window behind the watermark, back over the
+lookback, the same way, for sources the incremental path missed (a write that committed
+later than the safety margin, say); the ledger keeps out what was taken, and it never moves
+the watermark.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ logger = logging.getLogger(__name__)
 PAGE = 500  # candidate sessions per transaction
 
 Source = tuple[int, int]  # (session id, AI message id or 0)
+Cursor = tuple[datetime, int]  # (changed_at, id) of the last session processed
 
 
 @dataclass
@@ -64,16 +70,28 @@ class Summary:
     counts: Counts = field(default_factory=Counts)
     error: str = ""
     duration_ms: int = 0
+    sweep: bool = False
 
 
 def tick(*, now: datetime | None = None) -> list[Summary]:
     """Run every enabled rule of the teams with auto-population on, then due delta runs."""
     now = now or timezone.now()
-    rules = Rule.objects.enabled().order_by("id").values_list("id", "dataset__team_id")
-    on = _teams_on({team_id for _, team_id in rules})
-    summaries = [tick_rule(rule_id=rule_id, now=now) for rule_id, team_id in rules if team_id in on]
+    summaries = [tick_rule(rule_id=rule_id, now=now) for rule_id in _rules_on()]
     delta.flush_due(now=now)
     return [summary for summary in summaries if summary is not None]
+
+
+def sweep(*, now: datetime | None = None) -> list[Summary]:
+    """Sweep every enabled rule of the teams with auto-population on (see the module doc)."""
+    now = now or timezone.now()
+    summaries = [tick_rule(rule_id=rule_id, now=now, sweep=True) for rule_id in _rules_on()]
+    return [summary for summary in summaries if summary is not None]
+
+
+def _rules_on() -> list[int]:
+    rules = Rule.objects.enabled().order_by("id").values_list("id", "dataset__team_id")
+    on = _teams_on({team_id for _, team_id in rules})
+    return [rule_id for rule_id, team_id in rules if team_id in on]
 
 
 def _teams_on(team_ids: set[int]) -> set[int]:
@@ -81,23 +99,23 @@ def _teams_on(team_ids: set[int]) -> set[int]:
     return {team.pk for team in teams if flags.is_active(team, flags.AUTO_POPULATE_DATASETS)}
 
 
-def tick_rule(*, rule_id: int, now: datetime | None = None) -> Summary | None:
-    """One tick of one rule; None when another tick holds it or it is disabled."""
+def tick_rule(*, rule_id: int, now: datetime | None = None, sweep: bool = False) -> Summary | None:
+    """One tick (or sweep) of one rule; None when another tick holds it or it is disabled."""
     now = now or timezone.now()
     started = time.monotonic()
     counts = Counts()
     try:
-        claimed = take_sources(rule_id=rule_id, now=now, counts=counts)
+        claimed = take_sources(rule_id=rule_id, now=now, counts=counts, sweep=sweep)
     except Exception as exc:
         logger.exception("Auto-population rule %s failed", rule_id)
-        summary = Summary(rule_id, Status.ERROR, counts, f"{type(exc).__name__}: {exc}")
-        summary.duration_ms = _elapsed(started)
+        error = f"{type(exc).__name__}: {exc}"
+        summary = Summary(rule_id, Status.ERROR, counts, error, _elapsed(started), sweep)
         record_failure(summary, now=now)
         return summary
     if not claimed:
         return None
-    summary = Summary(rule_id, Status.SUCCESS if counts.appended else Status.NO_OP, counts)
-    summary.duration_ms = _elapsed(started)
+    status = Status.SUCCESS if counts.appended else Status.NO_OP
+    summary = Summary(rule_id, status, counts, "", _elapsed(started), sweep)
     record_success(summary, now=now)
     return summary
 
@@ -106,18 +124,19 @@ def _elapsed(started: float) -> int:
     return round((time.monotonic() - started) * 1000)
 
 
-def take_sources(*, rule_id: int, now: datetime, counts: Counts) -> bool:
+def take_sources(*, rule_id: int, now: datetime, counts: Counts, sweep: bool = False) -> bool:
     """Work through the rule's window page by page; False when the rule was not claimed."""
-    cursor: tuple[datetime, int] | None = None
+    cursor: Cursor | None = None
     budget = settings.EVALLOOP_TICK_MAX_SOURCES
     claimed = False
     while True:
+        # One transaction per page: the rule (and the dataset) stay locked for a page only.
         with transaction.atomic():
             rule = claim_rule(rule_id)
             if rule is None:
                 return claimed
             claimed = True
-            cursor, done = _page(rule, now, cursor, counts, budget - counts.appended)
+            cursor, done = _page(rule, now, cursor, counts, budget - counts.appended, sweep)
         if done:
             return True
 
@@ -136,59 +155,76 @@ def cutoff(rule: Rule, now: datetime) -> datetime:
 
 def window(rule: Rule, now: datetime) -> QuerySet[Session]:
     """The sessions of the rule's chatbot that may hold new complete sources."""
-    sessions = Session.objects.filter(
-        team_id=rule.dataset.team_id,
-        chatbot_id=rule.chatbot_id,
-        changed_at__lte=cutoff(rule, now),
-        created_at__gte=rule.start_at,
-    )
+    sessions = _sessions(rule).filter(changed_at__lte=cutoff(rule, now))
     if rule.watermark is not None:
         margin = timedelta(seconds=settings.EVALLOOP_TICK_SAFETY_MARGIN_SECONDS)
         sessions = sessions.filter(changed_at__gte=rule.watermark - margin)
+    return sessions
+
+
+def sweep_window(rule: Rule, now: datetime) -> QuerySet[Session]:
+    """The part of the window behind the watermark, back over the sweep's lookback."""
+    if rule.watermark is None:
+        return Session.objects.none()  # the ticks are still reading the whole window
+    since = now - timedelta(days=settings.EVALLOOP_SWEEP_LOOKBACK_DAYS)
+    until = min(rule.watermark, cutoff(rule, now))
+    return _sessions(rule).filter(changed_at__gte=since, changed_at__lte=until)
+
+
+def _sessions(rule: Rule) -> QuerySet[Session]:
+    sessions = Session.objects.filter(
+        team_id=rule.dataset.team_id, chatbot_id=rule.chatbot_id, created_at__gte=rule.start_at
+    )
     if rule.completion == Completion.ENDED:
         sessions = sessions.filter(ended_at__isnull=False)
     return sessions
 
 
 def _page(
-    rule: Rule, now: datetime, cursor: tuple[datetime, int] | None, counts: Counts, budget: int
-) -> tuple[tuple[datetime, int] | None, bool]:
-    """Process one page; answer the new cursor and whether the tick is done with the rule."""
-    page = _candidates(rule, now, cursor)
+    rule: Rule, now: datetime, cursor: Cursor | None, counts: Counts, budget: int, sweep: bool
+) -> tuple[Cursor | None, bool]:
+    """Process one page; answer the new cursor and whether the pass is done with the rule."""
+    sessions = sweep_window(rule, now) if sweep else window(rule, now)
+    page = _candidates(sessions, cursor)
     taken, last, stopped = _choose(rule, page, counts, budget)
     if taken:
         _append(rule, taken, now, counts)
     done = stopped or len(page) < PAGE
-    if not done or stopped:
-        # Only as far as processed: the rest of the window waits for the next page or tick.
-        rule.watermark = last[0] if last is not None else rule.watermark
-    else:
-        rule.watermark = cutoff(rule, now)
-    rule.save(update_fields=["watermark"])
+    if not sweep:
+        _advance(rule, now, last, finished=done and not stopped)
     return last, done
 
 
-def _candidates(
-    rule: Rule, now: datetime, cursor: tuple[datetime, int] | None
-) -> list[tuple[int, datetime]]:
-    sessions = window(rule, now)
+def _advance(rule: Rule, now: datetime, last: Cursor | None, *, finished: bool) -> None:
+    # Only as far as processed: the rest of the window waits for the next page or tick.
+    if finished:
+        rule.watermark = cutoff(rule, now)
+    elif last is not None:
+        rule.watermark = last[0]
+    rule.save(update_fields=["watermark"])
+
+
+def _candidates(sessions: QuerySet[Session], cursor: Cursor | None) -> list[tuple[int, datetime]]:
+    """The next page of `sessions` after `cursor`, in (changed_at, id) order."""
     if cursor is not None:
         at, pk = cursor
-        sessions = sessions.filter(Q(changed_at__gt=at) | Q(changed_at=at, id__gt=pk))
+        # (changed_at, id) > cursor, with a bound on changed_at alone so that the index's
+        # range starts at the cursor rather than at the start of the window.
+        sessions = sessions.filter(changed_at__gte=at).filter(Q(changed_at__gt=at) | Q(id__gt=pk))
     ordered = sessions.order_by("changed_at", "id").values_list("id", "changed_at")
     return list(ordered[:PAGE])
 
 
 def _choose(
     rule: Rule, page: list[tuple[int, datetime]], counts: Counts, budget: int
-) -> tuple[list[Source], tuple[datetime, int] | None, bool]:
+) -> tuple[list[Source], Cursor | None, bool]:
     """The sources to append, the last session processed, and whether the cap stopped it."""
     ids = [pk for pk, _ in page]
     matched = _matching(rule, ids)
     sources = _sources(rule, [pk for pk in ids if pk in matched])
     seen = _in_ledger(rule, matched)
     taken: list[Source] = []
-    last: tuple[datetime, int] | None = None
+    last: Cursor | None = None
     for pk, changed_at in page:
         new = [s for s in sources.get(pk, []) if s not in seen]
         keep = [s for s in new if sampled_in(rule, s)]
@@ -254,18 +290,36 @@ def _append(rule: Rule, taken: list[Source], now: datetime, counts: Counts) -> N
         if _source_of(row) in wanted
     ]
     for row in candidates:
-        row.rule = rule
+        row.rule_id = rule.pk
     _, inserted = append_new_rows(dataset=rule.dataset, candidates=candidates)
     made = {_source_of(row): row.pk for row in inserted}
-    Entry.objects.bulk_create(
-        Entry(rule=rule, session_key=s, message_key=m, row_id=made.get((s, m)), created_at=now)
-        for s, m in taken
-    )
+    _write_entries(rule, [(s, m, made.get((s, m))) for s, m in taken], now)
     counts.appended += len(inserted)
     row_ids = [row.pk for row in inserted]
     delta.rows_appended(
         dataset_id=rule.dataset_id, row_ids=row_ids, label=describe_rule(rule), now=now
     )
+
+
+def _write_entries(rule: Rule, entries: list[tuple[int, int, int | None]], now: datetime) -> None:
+    """The ledger entries (session, message, row made) of `rule`, in one statement."""
+    if connection.vendor != "postgresql":
+        Entry.objects.bulk_create(
+            Entry(rule_id=rule.pk, session_key=s, message_key=m, row_id=r, created_at=now)
+            for s, m, r in entries
+        )
+        return
+    # Three arrays rather than a model instance and five parameters per entry: a backfill
+    # writes thousands per tick.
+    sessions, messages, rows = (list(column) for column in zip(*entries, strict=True))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {Entry._meta.db_table} "
+            "(rule_id, session_key, message_key, row_id, created_at) "
+            "SELECT %s, s, m, r, %s FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) "
+            "AS e(s, m, r)",
+            [rule.pk, now, sessions, messages, rows],
+        )
 
 
 def _source_of(row: Row) -> Source:

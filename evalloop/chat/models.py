@@ -79,8 +79,11 @@ class Session(models.Model):
             )
         ]
         indexes = [
-            # the rule tick: a chatbot's sessions changed since a watermark
-            models.Index(fields=["team", "chatbot", "changed_at"], name="session_activity_idx"),
+            # the rule tick: a chatbot's sessions changed since a watermark, in the order
+            # (changed_at, id) its pages are read in
+            models.Index(
+                fields=["team", "chatbot", "changed_at", "id"], name="session_activity_idx"
+            ),
             # the sessions list, newest first
             models.Index(fields=["chatbot", "-created_at"], name="session_recent_idx"),
             models.Index(fields=["team", "-created_at"], name="session_team_recent_idx"),

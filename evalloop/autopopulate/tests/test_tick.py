@@ -278,3 +278,83 @@ def test_rules_count_the_rows_they_contributed_in_one_query(
     with django_assert_num_queries(1):
         counted = {r.pk: r.rows_contributed for r in Rule.objects.with_rows_contributed()}
     assert counted == {first.pk: 1, second.pk: 0}
+
+
+# The sweep
+
+
+def _hide_behind_the_margin(source, rule):
+    """A write that committed long after it stamped the clock: behind watermark less margin."""
+    rule.refresh_from_db()
+    source.changed_at = rule.watermark - timedelta(hours=1)
+    source.save(update_fields=["changed_at"])
+
+
+def test_the_sweep_adds_a_session_the_ticks_missed_once(make_rule, chatbot, dataset):
+    rule = make_rule(start_at=timezone.now() - timedelta(days=2))
+    tick.tick(now=later())
+    missed = session(chatbot)
+    _hide_behind_the_margin(missed, rule)
+    [summary] = tick.tick(now=later())
+    assert summary.counts.appended == 0
+    watermark = Rule.objects.get(pk=rule.pk).watermark
+    [swept] = tick.sweep(now=later())
+    assert swept.sweep
+    assert swept.counts.appended == 1
+    assert [row.source_session_id for row in rows_of(dataset)] == [missed.pk]
+    assert Rule.objects.get(pk=rule.pk).watermark == watermark
+    [again] = tick.sweep(now=later())
+    assert (again.status, again.counts.in_ledger) == (Status.NO_OP, 1)
+    assert len(rows_of(dataset)) == 1
+    assert list(rule.ticks.values_list("sweep", flat=True)) == [True, True, False, False]
+
+
+def test_the_sweep_respects_the_ledger_and_the_filter(make_rule, chatbot, dataset):
+    rule = make_rule(filter=VIP, start_at=timezone.now() - timedelta(days=2))
+    taken, plain = session(chatbot, tags=("vip",)), session(chatbot)
+    tick.tick(now=later())
+    dataset.rows.all().delete()
+    for source in (taken, plain):
+        _hide_behind_the_margin(source, rule)
+    [swept] = tick.sweep(now=later())
+    assert (swept.counts.scanned, swept.counts.in_ledger, swept.counts.appended) == (2, 1, 0)
+    assert rows_of(dataset) == []
+
+
+def test_the_sweep_reads_only_its_lookback(make_rule, chatbot, dataset, settings):
+    settings.EVALLOOP_SWEEP_LOOKBACK_DAYS = 1
+    rule = make_rule(start_at=timezone.now() - timedelta(days=5))
+    old = session(chatbot)
+    tick.tick(now=later())
+    dataset.rows.all().delete()
+    rule.entries.all().delete()
+    old.changed_at = timezone.now() - timedelta(days=2)
+    old.save(update_fields=["changed_at"])
+    [swept] = tick.sweep(now=later())
+    assert swept.counts.scanned == 0
+    assert rows_of(dataset) == []
+
+
+def test_the_sweep_skips_the_team_with_the_flag_off(make_rule, chatbot, dataset, cast):
+    rule = make_rule()
+    tick.tick(now=later())
+    _hide_behind_the_margin(session(chatbot), rule)
+    teams.set_team_flag(team=cast.team, name=flags.AUTO_POPULATE_DATASETS, active=False)
+    assert tick.sweep(now=later()) == []
+    assert rows_of(dataset) == []
+
+
+def test_the_command_sweeps_with_its_flag(make_rule, chatbot, dataset, monkeypatch):
+    from click.testing import CliRunner
+
+    from evalloop import cli
+
+    rule = make_rule()
+    tick.tick(now=later())
+    _hide_behind_the_margin(session(chatbot), rule)
+    monkeypatch.setattr(cli, "_prepare", lambda **options: None)
+    assert "0 rows appended" in CliRunner().invoke(cli.main, ["tick"]).output
+    swept = CliRunner().invoke(cli.main, ["tick", "--sweep"])
+    assert swept.exit_code == 0
+    assert "1 rows appended" in swept.output
+    assert len(rows_of(dataset)) == 1
