@@ -35,11 +35,18 @@ def rows_appended(*, dataset_id: int, row_ids: Sequence[int], label: str, now: d
             _deliver(config, [*pending_ids(config), *row_ids], label, now)
 
 
-def flush_due(*, now: datetime | None = None) -> int:
-    """Start the delta runs whose minimum interval has passed; answer how many started."""
+def flush_due(*, now: datetime | None = None, team_ids: set[int] | None = None) -> int:
+    """Start the delta runs whose minimum interval has passed; answer how many started.
+
+    `team_ids`: only the configs of these teams (those with auto-population on); rows of
+    the others keep waiting, and join a run once the team turns it on again.
+    """
     now = now or timezone.now()
     started = 0
-    config_ids = PendingRow.objects.values_list("config_id", flat=True).distinct()
+    pending = PendingRow.objects.all()
+    if team_ids is not None:
+        pending = pending.filter(config__team_id__in=sorted(team_ids))
+    config_ids = pending.values_list("config_id", flat=True).distinct()
     for config_id in sorted(set(config_ids)):
         with transaction.atomic():
             started += _flush(config_id, now)

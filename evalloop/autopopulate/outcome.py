@@ -22,10 +22,11 @@ FAILURES_BEFORE_DISABLING = 3
 
 def record_success(summary: Summary, *, now: datetime) -> None:
     with transaction.atomic():
-        Rule.objects.filter(pk=summary.rule_id).update(
+        updated = Rule.objects.filter(pk=summary.rule_id).update(
             last_run_at=now, last_status=summary.status, last_error="", consecutive_failures=0
         )
-        _record_tick(summary, now)
+        if updated:  # else the rule was deleted during its tick: nothing left to record
+            _record_tick(summary, now)
 
 
 def record_failure(summary: Summary, *, now: datetime) -> None:

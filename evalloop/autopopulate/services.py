@@ -13,6 +13,7 @@ from django.utils import timezone
 from evalloop.autopopulate.models import Completion, Rule
 from evalloop.chat.models import Chatbot
 from evalloop.datasets.models import Dataset
+from evalloop.datasets.services import lock_dataset
 from evalloop.filters import Filter, FilterError, Target, parse_filter
 from evalloop.lib.locking import lock_or_404
 
@@ -98,7 +99,11 @@ def set_enabled(*, rule: Rule, enabled: bool) -> Rule:
 
 def delete_rule(*, rule: Rule) -> None:
     """Delete `rule` and its ledger and ticks; the rows it added stay, unlinked."""
-    rule.delete()
+    with transaction.atomic():
+        # The dataset first, as every writer of its rows: a tick appending to it finishes
+        # its page (or gives way) before the delete reads the entries and rows to take along.
+        lock_dataset(rule.dataset)
+        lock_or_404(rule).delete()
 
 
 def describe_rule(rule: Rule) -> str:

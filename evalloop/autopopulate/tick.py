@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -32,10 +32,11 @@ from evalloop.autopopulate.models import Completion, Entry, Rule, Status
 from evalloop.autopopulate.outcome import record_failure, record_success
 from evalloop.autopopulate.services import describe_rule, rule_filter
 from evalloop.chat.models import Message, Role, Session
-from evalloop.datasets.models import Mode, Origin, Row
+from evalloop.datasets.models import Dataset, Mode, Origin, Row
 from evalloop.datasets.services import lock_dataset
 from evalloop.datasets.snapshots import append_new_rows, build_rows
 from evalloop.filters import apply_filter, filter_time_limit
+from evalloop.lib import busy
 from evalloop.teams import flags
 from evalloop.teams.models import Team
 
@@ -45,6 +46,10 @@ PAGE = 500  # candidate sessions per transaction
 
 Source = tuple[int, int]  # (session id, AI message id or 0)
 Cursor = tuple[datetime, int]  # (changed_at, id) of the last session processed
+
+
+class DatasetHeld(Exception):
+    """Another writer holds the rule's dataset (deleting it, say): leave the page for later."""
 
 
 @dataclass
@@ -76,22 +81,36 @@ class Summary:
 def tick(*, now: datetime | None = None) -> list[Summary]:
     """Run every enabled rule of the teams with auto-population on, then due delta runs."""
     now = now or timezone.now()
-    summaries = [tick_rule(rule_id=rule_id, now=now) for rule_id in _rules_on()]
-    delta.flush_due(now=now)
+    rule_ids, teams = _rules_on()
+    summaries = [_guarded(rule_id, now, sweep=False) for rule_id in rule_ids]
+    try:
+        delta.flush_due(now=now, team_ids=teams)
+    except Exception:
+        logger.exception("Starting the delta runs that waited for their interval failed")
     return [summary for summary in summaries if summary is not None]
 
 
 def sweep(*, now: datetime | None = None) -> list[Summary]:
     """Sweep every enabled rule of the teams with auto-population on (see the module doc)."""
     now = now or timezone.now()
-    summaries = [tick_rule(rule_id=rule_id, now=now, sweep=True) for rule_id in _rules_on()]
+    summaries = [_guarded(rule_id, now, sweep=True) for rule_id in _rules_on()[0]]
     return [summary for summary in summaries if summary is not None]
 
 
-def _rules_on() -> list[int]:
+def _guarded(rule_id: int, now: datetime, *, sweep: bool) -> Summary | None:
+    # Whatever one rule meets (even while recording its outcome), the others still run.
+    try:
+        return tick_rule(rule_id=rule_id, now=now, sweep=sweep)
+    except Exception:
+        logger.exception("The tick of auto-population rule %s failed", rule_id)
+        return None
+
+
+def _rules_on() -> tuple[list[int], set[int]]:
+    """The enabled rules of the teams with auto-population on, and those teams."""
     rules = Rule.objects.enabled().order_by("id").values_list("id", "dataset__team_id")
     on = _teams_on({team_id for _, team_id in rules})
-    return [rule_id for rule_id, team_id in rules if team_id in on]
+    return [rule_id for rule_id, team_id in rules if team_id in on], on
 
 
 def _teams_on(team_ids: set[int]) -> set[int]:
@@ -106,17 +125,30 @@ def tick_rule(*, rule_id: int, now: datetime | None = None, sweep: bool = False)
     counts = Counts()
     try:
         claimed = take_sources(rule_id=rule_id, now=now, counts=counts, sweep=sweep)
+    except OperationalError as exc:
+        if not busy.is_busy(exc):
+            return _failed(rule_id, exc, counts, started, now, sweep)
+        # Busy is no fault of the rule: its page was rolled back whole, and the next tick
+        # (or kick) takes it up again. It does not count towards switching the rule off.
+        logger.warning("Auto-population rule %s met a busy database: %s", rule_id, exc)
+        return None
     except Exception as exc:
-        logger.exception("Auto-population rule %s failed", rule_id)
-        error = f"{type(exc).__name__}: {exc}"
-        summary = Summary(rule_id, Status.ERROR, counts, error, _elapsed(started), sweep)
-        record_failure(summary, now=now)
-        return summary
+        return _failed(rule_id, exc, counts, started, now, sweep)
     if not claimed:
         return None
     status = Status.SUCCESS if counts.appended else Status.NO_OP
     summary = Summary(rule_id, status, counts, "", _elapsed(started), sweep)
     record_success(summary, now=now)
+    return summary
+
+
+def _failed(
+    rule_id: int, exc: Exception, counts: Counts, started: float, now: datetime, sweep: bool
+) -> Summary:
+    logger.exception("Auto-population rule %s failed", rule_id)
+    error = f"{type(exc).__name__}: {exc}"
+    summary = Summary(rule_id, Status.ERROR, counts, error, _elapsed(started), sweep)
+    record_failure(summary, now=now)
     return summary
 
 
@@ -131,12 +163,19 @@ def take_sources(*, rule_id: int, now: datetime, counts: Counts, sweep: bool = F
     claimed = False
     while True:
         # One transaction per page: the rule (and the dataset) stay locked for a page only.
-        with transaction.atomic():
-            rule = claim_rule(rule_id)
-            if rule is None:
-                return claimed
-            claimed = True
-            cursor, done = _page(rule, now, cursor, counts, budget - counts.appended, sweep)
+        # A page's counts join the tick's once it commits.
+        page_counts = Counts()
+        try:
+            with transaction.atomic():
+                rule = claim_rule(rule_id)
+                if rule is None:
+                    return claimed
+                left = budget - counts.appended
+                cursor, done = _page(rule, now, cursor, page_counts, left, sweep)
+        except DatasetHeld:
+            return claimed
+        claimed = True
+        counts += page_counts
         if done:
             return True
 
@@ -281,7 +320,7 @@ def sampled_in(rule: Rule, source: Source) -> bool:
 
 def _append(rule: Rule, taken: list[Source], now: datetime, counts: Counts) -> None:
     """Build, insert and record the rows of `taken`, and their delta runs."""
-    lock_dataset(rule.dataset)
+    _lock_dataset(rule)
     wanted = set(taken)
     session_ids = sorted({session_id for session_id, _ in taken})
     candidates = [
@@ -299,6 +338,21 @@ def _append(rule: Rule, taken: list[Source], now: datetime, counts: Counts) -> N
     delta.rows_appended(
         dataset_id=rule.dataset_id, row_ids=row_ids, label=describe_rule(rule), now=now
     )
+
+
+def _lock_dataset(rule: Rule) -> None:
+    """Lock the rule's dataset as every writer of rows does, without waiting for it.
+
+    The tick holds the rule first; a writer that locks the dataset and then the rule (a
+    dataset or rule being deleted) would deadlock with a tick that waited here. Instead
+    the tick rolls the page back and leaves it to the next tick.
+    """
+    if not connection.features.has_select_for_update_skip_locked:
+        lock_dataset(rule.dataset)  # SQLite: one writer at a time, no lock order to keep
+        return
+    datasets = Dataset.objects.filter(pk=rule.dataset_id).select_for_update(skip_locked=True)
+    if not datasets.exists():
+        raise DatasetHeld
 
 
 def _write_entries(rule: Rule, entries: list[tuple[int, int, int | None]], now: datetime) -> None:

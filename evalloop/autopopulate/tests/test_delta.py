@@ -12,6 +12,8 @@ from evalloop.autopopulate.tests.traffic import later, session
 from evalloop.runs.models import Run, RunStatus, RunType, Trigger
 from evalloop.runs.tests.conftest import fake_kinds  # noqa: F401 (an autouse fixture)
 from evalloop.runs.tests.factories import make_config, make_evaluator
+from evalloop.teams import flags
+from evalloop.teams import services as teams
 
 
 def plan(run):
@@ -110,4 +112,21 @@ def test_waiting_rows_of_a_config_switched_off_are_dropped(make_rule, chatbot, c
     auto.save()
     delta.flush_due(now=later(minutes=11) + timedelta(minutes=1))
     assert len(delta_runs(auto)) == 1
+    assert not PendingRow.objects.exists()
+
+
+def test_waiting_rows_of_a_team_with_the_flag_off_keep_waiting(make_rule, chatbot, config, cast):
+    auto = config(min_minutes_between_runs=10)
+    make_rule()
+    session(chatbot)
+    tick.tick(now=later())
+    session(chatbot)
+    tick.tick(now=later())
+    teams.set_team_flag(team=cast.team, name=flags.AUTO_POPULATE_DATASETS, active=False)
+    tick.tick(now=later(minutes=12))
+    assert len(delta_runs(auto)) == 1
+    assert PendingRow.objects.filter(config=auto).count() == 1
+    teams.set_team_flag(team=cast.team, name=flags.AUTO_POPULATE_DATASETS, active=True)
+    tick.tick(now=later(minutes=12))
+    assert len(delta_runs(auto)) == 2
     assert not PendingRow.objects.exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import OperationalError
 from django.utils import timezone
 
 from evalloop.autopopulate import outcome, services, tick
@@ -358,3 +359,67 @@ def test_the_command_sweeps_with_its_flag(make_rule, chatbot, dataset, monkeypat
     assert swept.exit_code == 0
     assert "1 rows appended" in swept.output
     assert len(rows_of(dataset)) == 1
+
+
+def test_a_busy_database_is_not_a_failure_of_the_rule(make_rule, chatbot, dataset, monkeypatch):
+    rule = make_rule()
+    session(chatbot)
+    real = tick.take_sources
+
+    def busy(**kwargs):
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(tick, "take_sources", busy)
+    for _ in range(outcome.FAILURES_BEFORE_DISABLING + 1):
+        assert tick.tick(now=later()) == []
+    rule.refresh_from_db()
+    assert rule.enabled
+    assert rule.consecutive_failures == 0
+    assert not Notification.objects.filter(kind="rule_disabled").exists()
+    monkeypatch.setattr(tick, "take_sources", real)
+    [summary] = tick.tick(now=later())
+    assert summary.status == Status.SUCCESS
+    assert len(rows_of(dataset)) == 1
+
+
+def test_a_rule_deleted_during_its_tick_leaves_the_others_running(
+    cast, make_rule, chatbot, monkeypatch
+):
+    other = DatasetFactory(team=cast.team, name="Other", mode=Mode.SESSION)
+    doomed = make_rule()
+    working = make_rule(dataset=other)
+    session(chatbot)
+    real = tick.take_sources
+
+    def then_deleted(*, rule_id, **kwargs):
+        taken = real(rule_id=rule_id, **kwargs)
+        if rule_id == doomed.pk:
+            services.delete_rule(rule=Rule.objects.get(pk=rule_id))
+        return taken
+
+    monkeypatch.setattr(tick, "take_sources", then_deleted)
+    summaries = {s.rule_id: s.status for s in tick.tick(now=later())}
+    assert summaries == {doomed.pk: Status.SUCCESS, working.pk: Status.SUCCESS}
+    assert not Tick.objects.filter(rule_id=doomed.pk).exists()
+    assert Tick.objects.filter(rule_id=working.pk).count() == 1
+    assert other.rows.count() == 1
+
+
+def test_an_error_recording_one_rule_does_not_stop_the_others(
+    cast, make_rule, chatbot, monkeypatch
+):
+    other = DatasetFactory(team=cast.team, name="Other", mode=Mode.SESSION)
+    first = make_rule()
+    second = make_rule(dataset=other)
+    session(chatbot)
+    real = tick.record_success
+
+    def unlucky(summary, **kwargs):
+        if summary.rule_id == first.pk:
+            raise RuntimeError("status store unreachable")
+        return real(summary, **kwargs)
+
+    monkeypatch.setattr(tick, "record_success", unlucky)
+    summaries = tick.tick(now=later())
+    assert [s.rule_id for s in summaries] == [second.pk]
+    assert other.rows.count() == 1
