@@ -8,7 +8,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from evalloop.autopopulate import services
+from evalloop.autopopulate import kicks, services
 from evalloop.autopopulate.models import Completion, Rule
 from evalloop.chat.tests.factories import ChatbotFactory
 
@@ -85,3 +85,21 @@ def test_disabling_and_enabling_again_clears_the_failures(make_rule):
     assert rule.consecutive_failures == 2
     rule = services.set_enabled(rule=rule, enabled=True)
     assert rule.consecutive_failures == 0
+
+
+def test_a_new_changed_or_reenabled_rule_ticks_within_seconds(
+    cast, chatbot, dataset, monkeypatch, django_capture_on_commit_callbacks
+):
+    kicked: list[int] = []
+    monkeypatch.setattr(kicks, "kick", lambda *, rule_id: kicked.append(rule_id))
+    with django_capture_on_commit_callbacks(execute=True):
+        rule = services.create_rule(dataset=dataset, chatbot=chatbot)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.update_rule(rule=rule, sample_rate=0.5)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.set_enabled(rule=rule, enabled=False)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.update_rule(rule=rule, sample_rate=0.25)  # off: nothing to tick
+    with django_capture_on_commit_callbacks(execute=True):
+        services.set_enabled(rule=rule, enabled=True)
+    assert kicked == [rule.pk, rule.pk, rule.pk]
