@@ -108,7 +108,10 @@ class RuleOut(Schema):
 
     @staticmethod
     def resolve_rows_contributed(obj: Rule) -> int:
-        return int(getattr(obj, "rows_contributed", None) or obj.rows.count())
+        # Every endpoint answers rules counted in their query (`with_rows_contributed`);
+        # a count of 0 is a count like any other.
+        counted = getattr(obj, "rows_contributed", None)
+        return int(obj.rows.count() if counted is None else counted)
 
 
 class TickSummaryOut(Schema):
