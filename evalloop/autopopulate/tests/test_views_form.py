@@ -80,8 +80,9 @@ def test_an_editor_creates_a_rule_with_the_builders_filter(cast, login, dataset,
 @pytest.mark.parametrize(
     ("changes", "field", "message"),
     [
-        ({"sample_rate": 0}, "sample_rate", "greater than or equal"),
-        ({"sample_rate": 1.5}, "sample_rate", "less than or equal"),
+        ({"sample_rate": 0}, "sample_rate", "Must be more than 0 and at most 1."),
+        ({"sample_rate": 1.5}, "sample_rate", "Must be more than 0 and at most 1."),
+        ({"sample_rate": "nan"}, "sample_rate", "Enter a number."),
         ({"completion": "later"}, "completion", "Select a valid choice"),
         ({"idle_minutes": 0}, "idle_minutes", "greater than or equal"),
         ({"start_at": "2999-01-01T00:00"}, "start_at", "Must not be in the future."),
@@ -308,6 +309,23 @@ def test_changing_the_filter_of_a_rule_started_in_the_past_asks_first(
     assert done.status_code == 302
     rule.refresh_from_db()
     assert (rule.filter, rule.watermark) == ([], None)
+
+
+def test_a_rule_with_any_rate_the_api_takes_saves_unchanged_from_the_form(
+    cast, login, api, dataset, chatbot
+):
+    created = api().post(
+        f"/datasets/{dataset.pk}/rules", {"chatbot": chatbot.pk, "sample_rate": 5e-05}
+    )
+    rule = Rule.objects.get(pk=created.json()["id"])
+    client = login(cast.editor)
+    form = client.get(rule_url("rule-edit", rule), follow=True).context["form"]
+    shown = {name: form[name].value() for name in ("completion", "idle_minutes")}
+    sent = fields(chatbot, **shown, sample_rate=form["sample_rate"].value())
+    response = client.post(rule_url("rule-edit", rule, "draft=1"), sent | {"start_at": ""})
+    assert response.status_code == 302, response.context["form"].errors
+    rule.refresh_from_db()
+    assert rule.sample_rate == 5e-05
 
 
 def test_another_teams_rule_cannot_be_edited(cast, login, make_rule, chatbot):

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -114,10 +114,19 @@ def draft_query(rule: Rule) -> str:
 
 
 def _draft(form: RuleForm, state: FilterState, dataset: Dataset, rule: Rule | None) -> Rule:
-    if state.errors:
-        raise ValidationError({"filter": [f"Fix the filter first: {e}" for e in state.errors]})
-    fields = form.rule_fields(state.filter.to_json())
-    return services.draft_rule(dataset=dataset, rule=rule, **fields)
+    """The rule the form holds; a ValidationError names the filter's and the fields' faults."""
+    errors = (
+        {"filter": [f"Fix the filter first: {e}" for e in state.errors]} if state.errors else {}
+    )
+    try:
+        draft = services.draft_rule(
+            dataset=dataset, rule=rule, **form.rule_fields(state.filter.to_json())
+        )
+    except ValidationError as exc:
+        raise ValidationError(errors | exc.message_dict) from None
+    if errors:
+        raise ValidationError(errors)
+    return draft
 
 
 def _save_or_ask(
@@ -181,19 +190,25 @@ def preview_panel(
         try:
             preview = preview_rule(rule=_draft(form, state, dataset, rule))
         except ValidationError as exc:
-            problems = _messages(exc)
+            problems = _messages(form, exc)
         except FilterError as exc:
             problems = exc.messages()
     return {"preview": preview, "problems": problems, "dataset": dataset}
 
 
 def _problem(form: RuleForm, name: str, errors: list[dict[str, str]]) -> str:
+    return _named(form, name, [error["message"] for error in errors])
+
+
+def _named(form: RuleForm, name: str, messages: list[str]) -> str:
+    """The messages after the field's label; those of the whole form alone."""
     label = form.fields[name].label if name in form.fields else None
-    text = " ".join(error["message"] for error in errors)
-    return f"{label}: {text}" if label else text
+    if label is None and name != NON_FIELD_ERRORS:
+        label = name
+    return f"{label}: {' '.join(messages)}" if label else " ".join(messages)
 
 
-def _messages(exc: ValidationError) -> list[str]:
+def _messages(form: RuleForm, exc: ValidationError) -> list[str]:
     if hasattr(exc, "error_dict"):
-        return [f"{name}: {' '.join(errors)}" for name, errors in exc.message_dict.items()]
+        return [_named(form, name, errors) for name, errors in exc.message_dict.items()]
     return list(exc.messages)
