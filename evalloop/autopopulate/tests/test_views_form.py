@@ -121,8 +121,20 @@ def test_a_viewer_cannot_open_or_post_the_form(cast, login, dataset, chatbot):
     client = login(cast.viewer)
     assert client.get(new_rule(dataset)).status_code == 403
     assert client.post(new_rule(dataset), fields(chatbot)).status_code == 403
-    assert client.post(preview_new(dataset), fields(chatbot)).status_code == 403
     assert not Rule.objects.exists()
+
+
+def test_a_viewer_may_preview_as_through_the_api(cast, login, make_rule, dataset, chatbot):
+    rule = make_rule()
+    session(chatbot, tags=("vip",))
+    client = login(cast.viewer)
+    new = client.post(preview_new(dataset, VIP_QUERY), fields(chatbot))
+    saved = client.post(rule_url("rule-preview", rule), fields(chatbot, sample_rate=0.5))
+    assert 'data-testid="preview-count">1<' in new.content.decode()
+    assert saved.status_code == 200
+    assert Rule.objects.get() == rule
+    assert rule.sample_rate == Rule.objects.get().sample_rate == 1.0
+    assert login(cast.outsider).post(preview_new(dataset), fields(chatbot)).status_code == 404
 
 
 def test_the_builder_carries_the_form_along(cast, login, dataset, chatbot):

@@ -53,10 +53,13 @@ def rule_edit(request: TeamRequest, pk: int, rule_pk: int) -> HttpResponse:
     return _form(request, dataset, rule)
 
 
-@team_view(Action.EDIT)
+@team_view(Action.VIEW)
 @require_POST
 def rule_preview(request: TeamRequest, pk: int, rule_pk: int | None = None) -> HttpResponse:
-    """The preview panel for what the form holds (htmx posts it on every change)."""
+    """The preview panel for what the form holds (htmx posts it on every change).
+
+    It writes nothing, so viewers may ask for it, as through the API.
+    """
     dataset = get_dataset(request, pk)
     rule = get_rule(dataset, rule_pk) if rule_pk is not None else None
     state = read_filter_request(request, target=Target.SESSION)
