@@ -34,10 +34,9 @@ class RuleForm(forms.Form):
         initial=30,
         help_text="For “when quiet”: no change for this long.",
     )
+    # Its range is the service's (more than 0, at most 1), checked there for every path.
     sample_rate = forms.FloatField(
         label="Sample rate",
-        min_value=0.0001,
-        max_value=1,
         initial=1,
         help_text="More than 0, at most 1: 0.1 takes about one source in ten, always the same "
         "ones.",

@@ -6,19 +6,42 @@ from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 
 from ninja import Schema
-from pydantic import Field, StringConstraints
+from pydantic import (
+    BeforeValidator,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    StringConstraints,
+)
+from pydantic_core import PydanticCustomError
 
 from evalloop.autopopulate.models import Completion, Rule, Tick
 from evalloop.lib.inputs import Patch, Strict
 from evalloop.lib.moments import Timestamp
 
-Slug = Annotated[str, StringConstraints(pattern=r"^[-a-zA-Z0-9_]+$", min_length=1, max_length=64)]
-ChatbotRef = Annotated[
-    int | Slug, Field(description="The source chatbot of the dataset's team: its id or slug.")
+# The fields are strict: `true` is not the chatbot 1, "0.5" not a rate, 0 not a time.
+Slug = Annotated[
+    StrictStr, StringConstraints(pattern=r"^[-a-zA-Z0-9_]+$", min_length=1, max_length=64)
 ]
-SampleRate = Annotated[float, Field(gt=0, le=1)]
-IdleMinutes = Annotated[int, Field(ge=1, le=10080)]
+ChatbotRef = Annotated[
+    StrictInt | Slug,
+    Field(description="The source chatbot of the dataset's team: its id or slug."),
+]
+SampleRate = Annotated[StrictFloat, Field(gt=0, le=1)]
+IdleMinutes = Annotated[StrictInt, Field(ge=1, le=10080)]
 ModeName = Literal["session", "message"]
+
+
+def _iso_text(value: Any) -> Any:
+    if not isinstance(value, str):
+        raise PydanticCustomError("datetime_type", "Input should be an ISO 8601 string")
+    return value
+
+
+StartAt = Annotated[Timestamp, BeforeValidator(_iso_text)]
+"""A rule's start: ISO 8601 text only (a number is not read as seconds since 1970)."""
 
 
 class CompletionIn(Strict):
@@ -29,10 +52,10 @@ class CompletionIn(Strict):
 class RuleIn(Strict):
     chatbot: ChatbotRef
     filter: list[Any] = Field(default_factory=list, description="A session filter (JSON form).")
-    enabled: bool = True
+    enabled: StrictBool = True
     completion: CompletionIn | None = None
     sample_rate: SampleRate = 1.0
-    start_at: Timestamp | None = Field(
+    start_at: StartAt | None = Field(
         None, description="Default: now. In the past, the rule backfills from there."
     )
     mode: ModeName | None = Field(
@@ -43,10 +66,10 @@ class RuleIn(Strict):
 class RulePatch(Patch):
     chatbot: ChatbotRef | None = None
     filter: list[Any] | None = None
-    enabled: bool | None = None
+    enabled: StrictBool | None = None
     completion: CompletionIn | None = None
     sample_rate: SampleRate | None = None
-    start_at: Timestamp | None = None
+    start_at: StartAt | None = None
     mode: ModeName | None = None
 
     nullable: ClassVar[frozenset[str]] = frozenset()
@@ -108,7 +131,10 @@ class RuleOut(Schema):
 
     @staticmethod
     def resolve_rows_contributed(obj: Rule) -> int:
-        return int(getattr(obj, "rows_contributed", None) or obj.rows.count())
+        # Every endpoint answers rules counted in their query (`with_rows_contributed`);
+        # a count of 0 is a count like any other.
+        counted = getattr(obj, "rows_contributed", None)
+        return int(obj.rows.count() if counted is None else counted)
 
 
 class TickSummaryOut(Schema):
@@ -144,7 +170,7 @@ class TickOut(Schema):
 
 # Preview
 
-Days = Annotated[int, Field(ge=1, le=90, description="The preview's window, in days.")]
+Days = Annotated[StrictInt, Field(ge=1, le=90, description="The preview's window, in days.")]
 
 
 class PreviewIn(Strict):

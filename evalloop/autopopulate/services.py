@@ -16,6 +16,7 @@ from evalloop.datasets.models import Dataset
 from evalloop.datasets.services import lock_dataset
 from evalloop.filters import Filter, FilterError, Target, parse_filter
 from evalloop.lib.locking import lock_or_404
+from evalloop.lib.moments import MomentError, check_moment
 
 EDITABLE = ("chatbot", "filter", "completion", "idle_minutes", "sample_rate", "start_at")
 
@@ -184,6 +185,10 @@ def _sample_rate(dataset: Dataset, value: Any, now: datetime) -> float:
 def _start_at(dataset: Dataset, value: Any, now: datetime) -> datetime:
     if not isinstance(value, datetime) or timezone.is_naive(value):
         raise ValidationError("Must be a date and time with a time zone.")
+    try:
+        check_moment(value)
+    except MomentError as exc:
+        raise ValidationError(f"Must be a time evalloop accepts: {exc}.") from None
     if value > now:
         raise ValidationError("Must not be in the future.")
     return value

@@ -145,10 +145,16 @@ class FilterState:
         return apply_filter(queryset, self.filter, team=team)
 
 
-def read_filter_request(request: HttpRequest, *, target: Target | str) -> FilterState:
-    """Read the filter of a list page's URL and what its builder asked for."""
+def read_filter_request(
+    request: HttpRequest, *, target: Target | str, query: QueryDict | None = None
+) -> FilterState:
+    """Read the filter of a list page's URL and what its builder asked for.
+
+    `query` stands for the URL's query string when the filter comes from elsewhere (a form's
+    body, a saved filter); the builder's links still lead to the page's path.
+    """
     target = as_target(target)
-    query = request.GET
+    query = request.GET if query is None else query
     texts, errors = canonical_texts(target, query.getlist(PARAM))
     kept = kept_params(query)
     draft = read_draft(query, target)

@@ -172,14 +172,17 @@ document.addEventListener("htmx:beforeRequest", (event) => {
 });
 
 // A filter builder inside [data-filter-carries="<form id>"] reloads the page to add or remove
-// a clause; it takes that form's current values along, so nothing typed there is lost.
+// a clause; it takes that form's current values along, so nothing typed there is lost. The
+// clauses (`f`) are the builder's own: the form's copy of them is not carried.
+const NOT_CARRIED = new Set(["csrfmiddlewaretoken", "confirm", "f"]);
+
 function carriedValues(holder) {
   const form = document.getElementById(holder.dataset.filterCarries);
   if (!form) return null;
   const names = new Set();
   const values = [];
   for (const field of form.elements) {
-    if (!field.name || field.name === "csrfmiddlewaretoken" || field.name === "confirm") continue;
+    if (!field.name || NOT_CARRIED.has(field.name)) continue;
     names.add(field.name);
     if ((field.type === "checkbox" || field.type === "radio") && !field.checked) continue;
     values.push([field.name, field.value]);

@@ -1,7 +1,8 @@
 """Auto-population rules from the dataset page, in a real browser.
 
 A member adds a rule: the live preview counts the sessions it would take and follows the
-filter as a clause is added; saved, the rule shows in the dataset's rules section, and its
+filter as a clause is added; saved, the rule shows in the dataset's rules section. Edited, the
+form starts from the rule's filter and keeps what was typed as a clause is removed; its
 Delete button removes it from the page without a reload.
 """
 
@@ -64,6 +65,17 @@ def test_a_member_adds_a_rule_with_a_live_preview_and_deletes_it(dataset_id, log
     expect(rules).to_have_count(1)
     expect(rules.first).to_contain_text("tags any of urgent-e2e")
     expect(rules.first).to_contain_text("Rules e2e bot")
+
+    rules.first.get_by_role("link", name="Edit").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Edit rule")
+    expect(page.get_by_test_id("preview-count")).to_have_text("1")  # the rule's own filter
+    page.get_by_label("Take a session").select_option("immediate")
+    page.get_by_role("link", name=re.compile("Remove filter")).click()
+    expect(page.get_by_test_id("preview-count")).to_have_text("3")
+    expect(page.get_by_label("Take a session")).to_have_value("immediate")  # carried along
+    page.get_by_role("button", name="Save").click()
+    expect(rules).to_have_count(1)
+    expect(rules.first).not_to_contain_text("tags any of")
 
     page.evaluate("window.notReloaded = true")
     page.once("dialog", lambda dialog: dialog.accept())

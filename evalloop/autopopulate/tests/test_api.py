@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from evalloop.autopopulate.models import TICKS_KEPT, Rule, Status, Tick
 from evalloop.autopopulate.tests.traffic import session
+from evalloop.autopopulate.tick import tick_rule
 from evalloop.chat.tests.factories import ChatbotFactory
 from evalloop.datasets.models import Mode, Row
 from evalloop.datasets.tests.factories import DatasetFactory
@@ -136,6 +139,29 @@ def test_a_viewer_lists_and_reads_rules_with_their_status(api, dataset, make_rul
         "consecutive_failures",
         "rows_contributed",
     }
+
+
+def test_listing_rules_takes_the_same_queries_however_many_there_are(api, dataset, make_rule):
+    client = api(Role.VIEWER)
+    make_rule()
+    client.get(rules_of(dataset))  # the key's first use is recorded once
+    with CaptureQueriesContext(connection) as one:
+        assert client.get(rules_of(dataset)).json()["items"][0]["rows_contributed"] == 0
+    for _ in range(9):
+        make_rule()
+    with CaptureQueriesContext(connection) as ten:
+        assert len(client.get(rules_of(dataset)).json()["items"]) == 10
+    assert len(ten) == len(one)
+
+
+def test_every_answer_counts_the_rows_a_rule_added(api, dataset, make_rule, chatbot):
+    session(chatbot)
+    rule = make_rule()
+    tick_rule(rule_id=rule.pk)
+    created = api().post(rules_of(dataset), {"chatbot": chatbot.pk}).json()
+    assert created["rows_contributed"] == 0
+    assert api().get(rule_at(rule)).json()["rows_contributed"] == 1
+    assert api().patch(rule_at(rule), {"sample_rate": 0.5}).json()["rows_contributed"] == 1
 
 
 def test_a_rule_of_another_dataset_is_not_found(api, cast, make_rule):

@@ -22,6 +22,7 @@ pytestmark = pytest.mark.django_db
 
 VIP = [{"field": "tags", "op": "any_of", "value": ["vip"]}]
 VIP_QUERY = "f=tags:any_of:vip"
+VIP_CLAUSE = "tags:any_of:vip"
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
@@ -67,7 +68,8 @@ def test_an_editor_creates_a_rule_with_the_builders_filter(cast, login, dataset,
     assert 'name="mode"' not in page
 
     before = timezone.now()
-    response = client.post(new_rule(dataset, VIP_QUERY), fields(chatbot, completion="idle"))
+    sent = fields(chatbot, completion="idle", f=VIP_CLAUSE)
+    response = client.post(new_rule(dataset, VIP_QUERY), sent)
 
     assert response.status_code == 302
     assert response["Location"].endswith(f"/datasets/{dataset.pk}/#auto-population-rules")
@@ -80,8 +82,9 @@ def test_an_editor_creates_a_rule_with_the_builders_filter(cast, login, dataset,
 @pytest.mark.parametrize(
     ("changes", "field", "message"),
     [
-        ({"sample_rate": 0}, "sample_rate", "greater than or equal"),
-        ({"sample_rate": 1.5}, "sample_rate", "less than or equal"),
+        ({"sample_rate": 0}, "sample_rate", "Must be more than 0 and at most 1."),
+        ({"sample_rate": 1.5}, "sample_rate", "Must be more than 0 and at most 1."),
+        ({"sample_rate": "nan"}, "sample_rate", "Enter a number."),
         ({"completion": "later"}, "completion", "Select a valid choice"),
         ({"idle_minutes": 0}, "idle_minutes", "greater than or equal"),
         ({"start_at": "2999-01-01T00:00"}, "start_at", "Must not be in the future."),
@@ -107,8 +110,8 @@ def test_a_chatbot_of_another_team_is_refused(cast, login, dataset):
 
 
 def test_a_bad_filter_clause_is_named_and_nothing_is_created(cast, login, dataset, chatbot):
-    query = f"{VIP_QUERY}&f=nope:eq:1"
-    response = login(cast.editor).post(new_rule(dataset, query), fields(chatbot))
+    sent = fields(chatbot, f=[VIP_CLAUSE, "nope:eq:1"])
+    response = login(cast.editor).post(new_rule(dataset), sent)
     assert response.status_code == 200
     text = " ".join(response.context["form"].non_field_errors())
     assert "Fix the filter first" in text
@@ -120,8 +123,20 @@ def test_a_viewer_cannot_open_or_post_the_form(cast, login, dataset, chatbot):
     client = login(cast.viewer)
     assert client.get(new_rule(dataset)).status_code == 403
     assert client.post(new_rule(dataset), fields(chatbot)).status_code == 403
-    assert client.post(preview_new(dataset), fields(chatbot)).status_code == 403
     assert not Rule.objects.exists()
+
+
+def test_a_viewer_may_preview_as_through_the_api(cast, login, make_rule, dataset, chatbot):
+    rule = make_rule()
+    session(chatbot, tags=("vip",))
+    client = login(cast.viewer)
+    new = client.post(preview_new(dataset), fields(chatbot, f=VIP_CLAUSE))
+    saved = client.post(rule_url("rule-preview", rule), fields(chatbot, sample_rate=0.5))
+    assert 'data-testid="preview-count">1<' in new.content.decode()
+    assert saved.status_code == 200
+    assert Rule.objects.get() == rule
+    assert rule.sample_rate == Rule.objects.get().sample_rate == 1.0
+    assert login(cast.outsider).post(preview_new(dataset), fields(chatbot)).status_code == 404
 
 
 def test_the_builder_carries_the_form_along(cast, login, dataset, chatbot):
@@ -153,13 +168,15 @@ def test_the_form_page_shows_the_preview_of_its_filter(cast, login, dataset, cha
     assert 'data-testid="preview-count">2<' in everything
     vip = client.get(new_rule(dataset, VIP_QUERY)).content.decode()
     assert 'data-testid="preview-count">1<' in vip
-    assert f'hx-post="{preview_new(dataset, VIP_QUERY)}"' in vip
+    assert f'hx-post="{preview_new(dataset)}"' in vip
+    assert f'<input type="hidden" name="f" value="{VIP_CLAUSE}">' in vip
 
 
 def test_the_preview_answers_a_partial_with_count_and_examples(cast, login, dataset, chatbot):
     vip = session(chatbot, tags=("vip",))
     session(chatbot)
-    response = login(cast.editor).post(preview_new(dataset, VIP_QUERY), fields(chatbot), **HTMX)
+    sent = fields(chatbot, f=VIP_CLAUSE)
+    response = login(cast.editor).post(preview_new(dataset), sent, **HTMX)
     body = response.content.decode()
     assert "<html" not in body
     assert 'data-testid="preview-count">1<' in body
@@ -182,7 +199,7 @@ def test_an_unsaved_sampled_rule_says_its_count_is_an_estimate(cast, login, data
 def test_the_preview_says_what_keeps_it_from_counting(cast, login, dataset, chatbot):
     body = (
         login(cast.editor)
-        .post(preview_new(dataset, "f=nope:eq:1"), fields(chatbot, sample_rate=7))
+        .post(preview_new(dataset), fields(chatbot, sample_rate=7, f="nope:eq:1"))
         .content.decode()
     )
     assert "No preview until the form is complete" in body
@@ -255,16 +272,31 @@ def test_without_an_auto_running_config_no_evaluations_are_announced(cast, login
 
 def test_editing_starts_from_the_rules_values_and_filter(cast, login, make_rule):
     rule = make_rule(filter=VIP, sample_rate=0.25, enabled=False)
-    client = login(cast.editor)
-    response = client.get(rule_url("rule-edit", rule))
-    assert response.status_code == 302
-    params = parse_qs(urlsplit(response["Location"]).query)
-    assert params["f"] == ["tags:any_of:vip"]
-    assert params["sample_rate"] == ["0.25"]
-    assert "enabled" not in params
-    form = client.get(response["Location"]).context["form"]
-    assert form["sample_rate"].value() == "0.25"
+    response = login(cast.editor).get(rule_url("rule-edit", rule))
+    assert response.status_code == 200
+    assert response.context["filter_state"].filter.to_json() == VIP
+    assert "tags any of vip" in response.content.decode()  # the builder's chip
+    assert f'<input type="hidden" name="f" value="{VIP_CLAUSE}">' in response.content.decode()
+    form = response.context["form"]
+    assert form["sample_rate"].value() == 0.25
     assert not form["enabled"].value()
+
+
+def test_the_builders_url_wins_over_the_rules_filter(cast, login, make_rule, chatbot):
+    rule = make_rule(filter=VIP)
+    query = f"draft=1&chatbot={chatbot.pk}&sample_rate=0.5&f=tags:any_of:other"
+    response = login(cast.editor).get(rule_url("rule-edit", rule, query))
+    assert response.context["filter_state"].filter.encoded() == ["tags:any_of:other"]
+    assert response.context["form"]["sample_rate"].value() == "0.5"
+
+
+def test_a_post_takes_its_own_filter_not_the_urls(cast, login, make_rule, chatbot):
+    rule = make_rule(start_at=timezone.now())  # no backfill to confirm
+    sent = fields(chatbot, start_at=local_minutes(rule.start_at), f=VIP_CLAUSE)
+    response = login(cast.editor).post(rule_url("rule-edit", rule, "f=nope:eq:1"), sent)
+    assert response.status_code == 302, response.context["form"].errors
+    rule.refresh_from_db()
+    assert rule.filter == VIP
 
 
 def test_switching_a_rule_off_in_the_form_keeps_its_window(cast, login, make_rule, chatbot):
@@ -273,13 +305,10 @@ def test_switching_a_rule_off_in_the_form_keeps_its_window(cast, login, make_rul
     tick_rule(rule_id=rule.pk)
     rule.refresh_from_db()
     watermark = rule.watermark
-    client = login(cast.editor)
-    edit = client.get(rule_url("rule-edit", rule))["Location"]
-    query = urlsplit(edit).query
 
-    response = client.post(
-        rule_url("rule-edit", rule, query),
-        fields(rule.chatbot, start_at=local_minutes(rule.start_at), enabled=None),
+    response = login(cast.editor).post(
+        rule_url("rule-edit", rule),
+        fields(rule.chatbot, start_at=local_minutes(rule.start_at), enabled=None, f=VIP_CLAUSE),
     )
 
     assert response.status_code == 302, response.context["form"].errors
@@ -308,6 +337,23 @@ def test_changing_the_filter_of_a_rule_started_in_the_past_asks_first(
     assert done.status_code == 302
     rule.refresh_from_db()
     assert (rule.filter, rule.watermark) == ([], None)
+
+
+def test_a_rule_with_any_rate_the_api_takes_saves_unchanged_from_the_form(
+    cast, login, api, dataset, chatbot
+):
+    created = api().post(
+        f"/datasets/{dataset.pk}/rules", {"chatbot": chatbot.pk, "sample_rate": 5e-05}
+    )
+    rule = Rule.objects.get(pk=created.json()["id"])
+    client = login(cast.editor)
+    form = client.get(rule_url("rule-edit", rule)).context["form"]
+    shown = {name: form[name].value() for name in ("completion", "idle_minutes")}
+    sent = fields(chatbot, **shown, sample_rate=form["sample_rate"].value())
+    response = client.post(rule_url("rule-edit", rule, "draft=1"), sent | {"start_at": ""})
+    assert response.status_code == 302, response.context["form"].errors
+    rule.refresh_from_db()
+    assert rule.sample_rate == 5e-05
 
 
 def test_another_teams_rule_cannot_be_edited(cast, login, make_rule, chatbot):

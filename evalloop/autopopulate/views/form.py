@@ -1,10 +1,10 @@
 """The rule form: the sessions list's filter builder, the fields, a live preview, and a
 confirmation before a rule backfills.
 
-The filter lives in the page's URL, as on the sessions list: the builder adds or removes a
-clause by reloading the page, and the form (and its preview) post to that URL, so the view
-reads the filter from the query string. When the builder reloads the page it carries what
-the form holds along (`draft` marks such a URL); editing a rule starts from such a URL.
+The builder works as on the sessions list: adding or removing a clause reloads the page with
+the filter in its URL, carrying what the form holds along (`draft` marks such a URL). The
+form itself carries its filter in its body (one hidden `f` per clause), so saving and the
+preview never depend on the URL's length; editing a rule starts from the rule's own filter.
 """
 
 from __future__ import annotations
@@ -12,11 +12,10 @@ from __future__ import annotations
 import hashlib
 import json
 from typing import Any
-from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
-from django.http import HttpResponse
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.http import HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -29,6 +28,7 @@ from evalloop.autopopulate.views.common import get_dataset, get_rule
 from evalloop.autopopulate.views.section import back_to_dataset
 from evalloop.datasets.models import Dataset
 from evalloop.filters import FilterError, FilterState, Target, read_filter_request
+from evalloop.filters.language import PARAM
 from evalloop.runs.views.common import form_errors
 from evalloop.teams.decorators import TeamRequest, team_view
 from evalloop.teams.permissions import Action
@@ -36,7 +36,6 @@ from evalloop.teams.permissions import Action
 FORM = "autopopulate/rule_form.html"
 PREVIEW = "autopopulate/_preview.html"
 DRAFT = "draft"  # in a URL: the form's fields come from the query string
-START_SHOWN = "%Y-%m-%dT%H:%M"
 
 
 @team_view(Action.EDIT)
@@ -47,25 +46,39 @@ def rule_create(request: TeamRequest, pk: int) -> HttpResponse:
 @team_view(Action.EDIT)
 def rule_edit(request: TeamRequest, pk: int, rule_pk: int) -> HttpResponse:
     dataset = get_dataset(request, pk)
-    rule = get_rule(dataset, rule_pk)
-    if request.method == "GET" and DRAFT not in request.GET:
-        return redirect(f"{request.path}?{draft_query(rule)}")
-    return _form(request, dataset, rule)
+    return _form(request, dataset, get_rule(dataset, rule_pk))
 
 
-@team_view(Action.EDIT)
+@team_view(Action.VIEW)
 @require_POST
 def rule_preview(request: TeamRequest, pk: int, rule_pk: int | None = None) -> HttpResponse:
-    """The preview panel for what the form holds (htmx posts it on every change)."""
+    """The preview panel for what the form holds (htmx posts it on every change).
+
+    It writes nothing, so viewers may ask for it, as through the API.
+    """
     dataset = get_dataset(request, pk)
     rule = get_rule(dataset, rule_pk) if rule_pk is not None else None
-    state = read_filter_request(request, target=Target.SESSION)
+    state = filter_state(request, rule)
     form = RuleForm(request.POST, team=request.team, rule=rule)
     return render(request, PREVIEW, preview_panel(form, state, dataset, rule))
 
 
+def filter_state(request: TeamRequest, rule: Rule | None) -> FilterState:
+    """The form's filter: a post's own clauses; else the URL's, or the rule's when editing
+    starts (no clause or draft in the URL)."""
+    if request.method == "POST":
+        clauses = request.POST.getlist(PARAM)
+    elif rule is not None and DRAFT not in request.GET and PARAM not in request.GET:
+        clauses = services.rule_filter(rule).encoded()
+    else:
+        return read_filter_request(request, target=Target.SESSION)
+    query = QueryDict(mutable=True)
+    query.setlist(PARAM, clauses)
+    return read_filter_request(request, target=Target.SESSION, query=query)
+
+
 def _form(request: TeamRequest, dataset: Dataset, rule: Rule | None) -> HttpResponse:
-    state = read_filter_request(request, target=Target.SESSION)
+    state = filter_state(request, rule)
     if state.redirect_to and request.method == "GET":
         return redirect(state.redirect_to)
     data = request.POST if request.method == "POST" else None
@@ -94,30 +107,23 @@ def _as_data(form: RuleForm) -> dict[str, Any]:
     return {name: form[name].value() for name in form.fields}
 
 
-def draft_query(rule: Rule) -> str:
-    """The edit page's URL query for `rule`: its fields and its filter."""
-    start = timezone.localtime(rule.start_at).strftime(START_SHOWN)
-    fields = [
-        (DRAFT, "1"),
-        ("chatbot", str(rule.chatbot_id)),
-        ("completion", rule.completion),
-        ("idle_minutes", str(rule.idle_minutes)),
-        ("sample_rate", str(rule.sample_rate)),
-        ("start_at", start),
-    ]
-    fields += [("enabled", "on")] if rule.enabled else []
-    clauses = services.rule_filter(rule).to_querystring()
-    return "&".join(part for part in (urlencode(fields), clauses) if part)
-
-
 # Saving, after a confirmation when the rule would backfill
 
 
 def _draft(form: RuleForm, state: FilterState, dataset: Dataset, rule: Rule | None) -> Rule:
-    if state.errors:
-        raise ValidationError({"filter": [f"Fix the filter first: {e}" for e in state.errors]})
-    fields = form.rule_fields(state.filter.to_json())
-    return services.draft_rule(dataset=dataset, rule=rule, **fields)
+    """The rule the form holds; a ValidationError names the filter's and the fields' faults."""
+    errors = (
+        {"filter": [f"Fix the filter first: {e}" for e in state.errors]} if state.errors else {}
+    )
+    try:
+        draft = services.draft_rule(
+            dataset=dataset, rule=rule, **form.rule_fields(state.filter.to_json())
+        )
+    except ValidationError as exc:
+        raise ValidationError(errors | exc.message_dict) from None
+    if errors:
+        raise ValidationError(errors)
+    return draft
 
 
 def _save_or_ask(
@@ -181,19 +187,25 @@ def preview_panel(
         try:
             preview = preview_rule(rule=_draft(form, state, dataset, rule))
         except ValidationError as exc:
-            problems = _messages(exc)
+            problems = _messages(form, exc)
         except FilterError as exc:
             problems = exc.messages()
     return {"preview": preview, "problems": problems, "dataset": dataset}
 
 
 def _problem(form: RuleForm, name: str, errors: list[dict[str, str]]) -> str:
+    return _named(form, name, [error["message"] for error in errors])
+
+
+def _named(form: RuleForm, name: str, messages: list[str]) -> str:
+    """The messages after the field's label; those of the whole form alone."""
     label = form.fields[name].label if name in form.fields else None
-    text = " ".join(error["message"] for error in errors)
-    return f"{label}: {text}" if label else text
+    if label is None and name != NON_FIELD_ERRORS:
+        label = name
+    return f"{label}: {' '.join(messages)}" if label else " ".join(messages)
 
 
-def _messages(exc: ValidationError) -> list[str]:
+def _messages(form: RuleForm, exc: ValidationError) -> list[str]:
     if hasattr(exc, "error_dict"):
-        return [f"{name}: {' '.join(errors)}" for name, errors in exc.message_dict.items()]
+        return [_named(form, name, errors) for name, errors in exc.message_dict.items()]
     return list(exc.messages)
