@@ -15,6 +15,7 @@ KICK_GRACE, and the periodic tick, the backstop, takes the sources.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,6 +39,30 @@ KICK_GRACE = timedelta(minutes=1)
 RETRIES = 1
 
 
+class Breaker:
+    """After a kick the broker refused, this process sends none for a while.
+
+    Reaching a broker that is away costs seconds (the connection timeout), inside the write
+    that kicks; without this, every write would pay it again, once per rule it kicks. The
+    periodic tick takes the sources meanwhile.
+    """
+
+    def __init__(self) -> None:
+        self.closed_until = 0.0
+
+    def is_open(self) -> bool:
+        return time.monotonic() >= self.closed_until
+
+    def trip(self) -> None:
+        self.closed_until = time.monotonic() + KICK_GRACE.total_seconds()
+
+    def reset(self) -> None:
+        self.closed_until = 0.0
+
+
+breaker = Breaker()
+
+
 def traffic_changed(*, team_id: int, chatbot_ids: Iterable[int], **_: Any) -> None:
     """Kick the enabled rules watching `chatbot_ids` (the receiver of `traffic_changed`)."""
     now = timezone.now()
@@ -58,6 +83,8 @@ def kick(*, rule_id: int, now: datetime | None = None, attempt: int = 0) -> bool
     from evalloop.autopopulate import tasks  # the task calls back into this module
 
     now = now or timezone.now()
+    if not breaker.is_open():
+        return False
     delay: float = settings.EVALLOOP_TICK_KICK_DELAY_SECONDS
     # Conditional: of the writers racing to kick one rule, exactly one changes the row.
     lapsed = Q(kick_due_at__isnull=True) | Q(kick_due_at__lt=now - KICK_GRACE)
@@ -69,7 +96,13 @@ def kick(*, rule_id: int, now: datetime | None = None, attempt: int = 0) -> bool
     try:
         tasks.kick.apply_async((rule_id, attempt), countdown=delay, retry=False)
     except Exception:  # the broker is away; the mark lapses, and the periodic tick goes on
-        logger.warning("Could not kick the tick of rule %s.", rule_id, exc_info=True)
+        breaker.trip()
+        logger.warning(
+            "Could not kick the tick of rule %s; no kicks for %s s.",
+            rule_id,
+            int(KICK_GRACE.total_seconds()),
+            exc_info=True,
+        )
         return False
     return True
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from evalloop.autopopulate import services
+from evalloop.autopopulate import kicks, services
 from evalloop.chat.tests.factories import ChatbotFactory
 from evalloop.datasets.models import Mode
 from evalloop.datasets.tests.factories import DatasetFactory
@@ -39,3 +39,11 @@ def make_rule(dataset, chatbot):
         )
 
     return _make
+
+
+@pytest.fixture(autouse=True)
+def _kicks_breaker_closed():
+    """Each test starts with kicks allowed: a test refusing them must not leak into others."""
+    kicks.breaker.reset()
+    yield
+    kicks.breaker.reset()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import time
 from datetime import timedelta
 
 import pytest
@@ -210,9 +211,11 @@ def test_traffic_no_rule_watches_costs_one_query(cast, chatbot, sent, django_ass
 def test_a_broker_away_leaves_the_write_standing_and_warns(
     cast, chatbot, make_rule, monkeypatch, caplog, django_capture_on_commit_callbacks
 ):
-    make_rule()
+    make_rule(), make_rule(dataset=DatasetFactory(team=cast.team, mode=Mode.SESSION))
+    attempts = []
 
     def refuse(*args, **options):
+        attempts.append(args)
         raise OperationalError("Connection refused")
 
     monkeypatch.setattr(tasks.kick, "apply_async", refuse)
@@ -221,6 +224,14 @@ def test_a_broker_away_leaves_the_write_standing_and_warns(
         ingest(cast.team, "s-1")
     assert chatbot.sessions.filter(external_id="s-1").exists()
     assert "Could not kick the tick of rule" in caplog.text
+    # Reaching an absent broker costs seconds: one attempt, not one per rule or per write.
+    with django_capture_on_commit_callbacks(execute=True):
+        ingest(cast.team, "s-2")
+    assert len(attempts) == 1
+    monkeypatch.setattr(kicks.breaker, "closed_until", time.monotonic() - 1)  # a minute on
+    with django_capture_on_commit_callbacks(execute=True):
+        ingest(cast.team, "s-3")
+    assert len(attempts) == 2
 
 
 def test_the_kicked_task_clears_the_mark_and_ticks_the_rule(chatbot, dataset, make_rule):
