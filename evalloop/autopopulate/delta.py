@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -21,6 +21,8 @@ from evalloop.runs import services as runs
 from evalloop.runs.models import Config, Run, RunType, Trigger
 
 logger = logging.getLogger(__name__)
+
+ONE_DAY = timedelta(days=1)
 
 
 def rows_appended(*, dataset_id: int, row_ids: Sequence[int], label: str, now: datetime) -> None:
@@ -109,7 +111,10 @@ def _within_cap(config: Config, row_ids: list[int], now: datetime) -> list[int]:
     if cap is None:
         return row_ids
     day = now.astimezone(UTC).date()
-    used = _auto_runs(config).filter(created_at__date=day).aggregate(n=Sum("scope_size"))["n"]
+    # The UTC day as a range: `created_at__date` would take the day in the current time zone.
+    start = datetime.combine(day, time.min, tzinfo=UTC)
+    today = _auto_runs(config).filter(created_at__gte=start, created_at__lt=start + ONE_DAY)
+    used = today.aggregate(n=Sum("scope_size"))["n"]
     room = max(0, cap - (used or 0))
     if len(row_ids) > room:
         _count_capped(config, day, len(row_ids) - room, cap, now)

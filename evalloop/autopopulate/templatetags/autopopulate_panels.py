@@ -64,11 +64,13 @@ def rules_explained(session: Session) -> dict[str, Any]:
 def config_feeds(context: template.Context, config: Config) -> dict[str, Any]:
     """The rules feeding the config's dataset, and the rows its daily cap or interval held."""
     team = context["request"].team  # the page's team, the config's own
+    on = _on(team)
+    now = timezone.now()
     return {
         "config": config,
-        "rules": _feeding(config) if _on(team) else None,
-        "capped_days": _capped(config, timezone.now()),
-        "pending": _pending(config),
+        "rules": _feeding(config) if on else None,
+        "capped_days": _capped(config, now),
+        "pending": _pending(config, now, on=on),
     }
 
 
@@ -87,14 +89,16 @@ def _capped(config: Config, now: datetime) -> list[CappedDay]:
     return list(days.order_by("-day"))
 
 
-def _pending(config: Config) -> dict[str, Any] | None:
-    """How many rows wait for the minimum interval, and after when they run."""
+def _pending(config: Config, now: datetime, *, on: bool) -> dict[str, Any] | None:
+    """How many rows wait for the minimum interval, and after when they run (None: at the
+    next tick); `held` while the team's auto-population is off, when no tick runs them."""
     if not config.auto_run_on_append:
         return None  # the next tick drops the rows of a config switched off
     count = PendingRow.objects.filter(config=config).count()
     if not count:
         return None
-    return {"rows": count, "after": _next_run_after(config)}
+    after = _next_run_after(config)
+    return {"rows": count, "after": after if after and after > now else None, "held": not on}
 
 
 def _next_run_after(config: Config) -> datetime | None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
+from django.utils import timezone
 
 from evalloop.autopopulate import delta, tick
 from evalloop.autopopulate.models import CappedDay, PendingRow
@@ -130,3 +131,21 @@ def test_waiting_rows_of_a_team_with_the_flag_off_keep_waiting(make_rule, chatbo
     tick.tick(now=later(minutes=12))
     assert len(delta_runs(auto)) == 2
     assert not PendingRow.objects.exists()
+
+
+@pytest.mark.parametrize("zone", ["Pacific/Kiritimati", "America/Los_Angeles"])
+def test_the_daily_cap_counts_the_utc_day_whatever_the_time_zone(
+    make_rule, chatbot, config, settings, zone
+):
+    settings.TIME_ZONE = zone
+    auto = config(daily_row_cap=3)
+    make_rule()
+    midnight = datetime.combine(timezone.now().astimezone(UTC).date(), time.min, tzinfo=UTC)
+    yesterday = Run.objects.create(
+        team=auto.team, config=auto, type=RunType.DELTA, trigger=Trigger.RULE, scope_size=3
+    )
+    Run.objects.filter(pk=yesterday.pk).update(created_at=midnight - timedelta(hours=1))
+    session(chatbot)
+    tick.tick(now=later())
+    assert [len(plan(run)) for run in delta_runs(auto)][1:] == [1]
+    assert not CappedDay.objects.filter(config=auto).exists()

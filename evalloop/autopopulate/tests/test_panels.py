@@ -203,6 +203,25 @@ def test_the_config_page_says_when_waiting_rows_run(cast, login, make_rule, chat
     )
 
 
+def test_waiting_rows_say_when_nothing_will_run_them(cast, login, make_rule, chatbot, dataset):
+    waiting = make_config(
+        dataset, make_evaluator(dataset.team), auto_run_on_append=True, min_minutes_between_runs=10
+    )
+    make_rule()
+    session(chatbot)
+    tick.tick(now=later())
+    session(chatbot)
+    tick.tick(now=later(minutes=1))
+    last = waiting.runs.filter(trigger=Trigger.RULE).get()
+    waiting.runs.filter(pk=last.pk).update(created_at=last.created_at - timedelta(minutes=30))
+    page = config_page(waiting)
+    body = login(cast.viewer).get(page).content.decode()
+    assert "it will join the next delta run at the next tick." in body
+    teams.set_team_flag(team=cast.team, name=flags.AUTO_POPULATE_DATASETS, active=False)
+    body = login(cast.viewer).get(page).content.decode()
+    assert "once auto-population is switched on again for the team" in body
+
+
 def test_a_config_without_rules_or_limits_says_no_rule_feeds_it(cast, login, auto):
     make_run(auto, rows=1)
     body = login(cast.viewer).get(config_page(auto)).content.decode()
