@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Value
 from django.utils import timezone
 
 from evalloop.autopopulate import delta
@@ -37,7 +37,6 @@ from evalloop.datasets.services import lock_dataset
 from evalloop.datasets.snapshots import append_new_rows, build_rows
 from evalloop.filters import apply_filter, filter_time_limit
 from evalloop.teams import flags
-from evalloop.teams.models import Team
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +44,7 @@ PAGE = 500  # candidate sessions per transaction
 
 Source = tuple[int, int]  # (session id, AI message id or 0)
 Cursor = tuple[datetime, int]  # (changed_at, id) of the last session processed
+Candidate = tuple[int, datetime, bool]  # (id, changed_at, whether the ledger holds it)
 
 
 @dataclass
@@ -95,8 +95,7 @@ def _rules_on() -> list[int]:
 
 
 def _teams_on(team_ids: set[int]) -> set[int]:
-    teams = Team.objects.filter(pk__in=team_ids)
-    return {team.pk for team in teams if flags.is_active(team, flags.AUTO_POPULATE_DATASETS)}
+    return flags.teams_active(team_ids, flags.AUTO_POPULATE_DATASETS)
 
 
 def tick_rule(*, rule_id: int, now: datetime | None = None, sweep: bool = False) -> Summary | None:
@@ -185,11 +184,13 @@ def _page(
 ) -> tuple[Cursor | None, bool]:
     """Process one page; answer the new cursor and whether the pass is done with the rule."""
     sessions = sweep_window(rule, now) if sweep else window(rule, now)
-    page = _candidates(sessions, cursor)
+    # One more than a page tells whether another follows, without reading an empty one.
+    found = _candidates(rule, sessions, cursor)
+    page, more = found[:PAGE], len(found) > PAGE
     taken, last, stopped = _choose(rule, page, counts, budget)
     if taken:
         _append(rule, taken, now, counts)
-    done = stopped or len(page) < PAGE
+    done = stopped or not more
     if not sweep:
         _advance(rule, now, last, finished=done and not stopped)
     return last, done
@@ -204,33 +205,48 @@ def _advance(rule: Rule, now: datetime, last: Cursor | None, *, finished: bool) 
     rule.save(update_fields=["watermark"])
 
 
-def _candidates(sessions: QuerySet[Session], cursor: Cursor | None) -> list[tuple[int, datetime]]:
-    """The next page of `sessions` after `cursor`, in (changed_at, id) order."""
+def _candidates(rule: Rule, sessions: QuerySet[Session], cursor: Cursor | None) -> list[Candidate]:
+    """Up to a page and one of `sessions` after `cursor`, in (changed_at, id) order.
+
+    In session mode each says whether the rule's ledger holds it already (a probe of the
+    ledger's unique index), so the sessions the safety margin reads again cost nothing
+    more. In message mode a session in the ledger may have new replies: none is marked.
+    """
     if cursor is not None:
         at, pk = cursor
         # (changed_at, id) > cursor, with a bound on changed_at alone so that the index's
         # range starts at the cursor rather than at the start of the window.
         sessions = sessions.filter(changed_at__gte=at).filter(Q(changed_at__gt=at) | Q(id__gt=pk))
-    ordered = sessions.order_by("changed_at", "id").values_list("id", "changed_at")
-    return list(ordered[:PAGE])
+    if rule.dataset.mode == Mode.SESSION:
+        entries = Entry.objects.filter(rule_id=rule.pk, session_key=OuterRef("id"), message_key=0)
+        sessions = sessions.annotate(taken=Exists(entries))
+    else:
+        sessions = sessions.annotate(taken=Value(False))
+    ordered = sessions.order_by("changed_at", "id").values_list("id", "changed_at", "taken")
+    return list(ordered[: PAGE + 1])
 
 
 def _choose(
-    rule: Rule, page: list[tuple[int, datetime]], counts: Counts, budget: int
+    rule: Rule, page: list[Candidate], counts: Counts, budget: int
 ) -> tuple[list[Source], Cursor | None, bool]:
-    """The sources to append, the last session processed, and whether the cap stopped it."""
-    ids = [pk for pk, _ in page]
+    """The sources to append, the last session processed, and whether the cap stopped it.
+
+    A session already in the ledger is counted there before the filter is asked (the
+    ledger decides first, as it does when a decision is explained).
+    """
+    ids = [pk for pk, _, in_ledger in page if not in_ledger]
     matched = _matching(rule, ids)
     sources = _sources(rule, [pk for pk in ids if pk in matched])
-    seen = _in_ledger(rule, matched)
+    seen = _in_ledger(rule, matched) if rule.dataset.mode == Mode.MESSAGE else set()
     taken: list[Source] = []
     last: Cursor | None = None
-    for pk, changed_at in page:
-        new = [s for s in sources.get(pk, []) if s not in seen]
+    for pk, changed_at, in_ledger in page:
+        found = [(pk, 0)] if in_ledger else sources.get(pk, [])
+        new = [] if in_ledger else [s for s in found if s not in seen]
         keep = [s for s in new if sampled_in(rule, s)]
         if keep and len(taken) + len(keep) > budget and (taken or budget <= 0):
             return taken, last, True
-        _count(counts, sources.get(pk, []), new, keep)
+        _count(counts, found, new, keep)
         taken.extend(keep)
         last = (changed_at, pk)
     return taken, last, False
@@ -257,6 +273,8 @@ def _sources(rule: Rule, ids: list[int]) -> dict[int, list[Source]]:
     if rule.dataset.mode == Mode.SESSION:
         return {pk: [(pk, 0)] for pk in ids}
     found: dict[int, list[Source]] = {}
+    if not ids:
+        return found
     replies = Message.objects.filter(session_id__in=ids, role=Role.AI).order_by("session_id", "id")
     for session_id, message_id in replies.values_list("session_id", "id"):
         found.setdefault(session_id, []).append((session_id, message_id))
