@@ -191,6 +191,12 @@ def start_run(
     _check_run_request(type, trigger, sample_size, row_ids)
     lock_dataset(config.dataset)  # a dataset being deleted is waited for, then a 404
     plan = _current_versions(config)
+    scope = _scope(config.dataset, type, sample_size, row_ids)
+    # A sample's or a delta's size is known before the run exists; a full run's is counted
+    # as its plan is written.
+    size = len(scope) if isinstance(scope, list) else None
+    if size == 0:
+        raise ValidationError({"dataset": "The dataset has no rows to evaluate."})
     run = Run.objects.create(
         team_id=config.team_id,
         config=config,
@@ -198,16 +204,19 @@ def start_run(
         trigger=trigger,
         triggered_by=triggered_by,
         trigger_label=(trigger_label or (triggered_by.email if triggered_by else ""))[:300],
+        scope_size=size or 0,
+        total=(size or 0) * len(plan),
     )
     RunEvaluator.objects.bulk_create(
         RunEvaluator(run=run, evaluator=evaluator, version_id=version_id, position=i)
         for i, (evaluator, version_id) in enumerate(plan)
     )
-    run.scope_size = _freeze_rows(run, _scope(config.dataset, type, sample_size, row_ids))
-    if not run.scope_size:
-        raise ValidationError({"dataset": "The dataset has no rows to evaluate."})
-    run.total = run.scope_size * len(plan)
-    run.save(update_fields=["scope_size", "total"])
+    frozen = _freeze_rows(run, scope)
+    if size is None:
+        if not frozen:
+            raise ValidationError({"dataset": "The dataset has no rows to evaluate."})
+        run.scope_size, run.total = frozen, frozen * len(plan)
+        run.save(update_fields=["scope_size", "total"])
     _create_batches(run, 0, run.scope_size - 1)
     _kick_on_commit(run)
     return run
