@@ -36,6 +36,7 @@ from evalloop.datasets.models import Mode, Origin, Row
 from evalloop.datasets.services import lock_dataset
 from evalloop.datasets.snapshots import append_new_rows, build_rows
 from evalloop.filters import apply_filter, filter_time_limit
+from evalloop.lib.arrays import id_in
 from evalloop.teams import flags
 
 logger = logging.getLogger(__name__)
@@ -263,7 +264,7 @@ def _matching(rule: Rule, ids: list[int]) -> set[int]:
     flt = rule_filter(rule)
     if not ids or not flt.clauses:
         return set(ids)
-    sessions = apply_filter(Session.objects.filter(id__in=ids), flt, team=rule.dataset.team)
+    sessions = apply_filter(Session.objects.filter(id_in("id", ids)), flt, team=rule.dataset.team)
     with filter_time_limit():
         return set(sessions.values_list("id", flat=True))
 
@@ -275,7 +276,9 @@ def _sources(rule: Rule, ids: list[int]) -> dict[int, list[Source]]:
     found: dict[int, list[Source]] = {}
     if not ids:
         return found
-    replies = Message.objects.filter(session_id__in=ids, role=Role.AI).order_by("session_id", "id")
+    replies = Message.objects.filter(id_in("session_id", ids), role=Role.AI).order_by(
+        "session_id", "id"
+    )
     for session_id, message_id in replies.values_list("session_id", "id"):
         found.setdefault(session_id, []).append((session_id, message_id))
     return found
@@ -284,7 +287,7 @@ def _sources(rule: Rule, ids: list[int]) -> dict[int, list[Source]]:
 def _in_ledger(rule: Rule, session_ids: set[int]) -> set[Source]:
     if not session_ids:
         return set()
-    entries = Entry.objects.filter(rule=rule, session_key__in=sorted(session_ids))
+    entries = Entry.objects.filter(id_in("session_key", sorted(session_ids)), rule=rule)
     return set(entries.values_list("session_key", "message_key"))
 
 

@@ -22,10 +22,12 @@ from operator import itemgetter
 from typing import Any, NamedTuple
 
 from django.db import connection
-from django.db.models import JSONField, QuerySet
+from django.db.models import F, Func, JSONField, QuerySet, TextField
+from django.db.models.functions import Cast
 
 from evalloop.chat.models import Message, MessageTag, Role, Session, SessionTag
 from evalloop.datasets.models import Dataset, Mode, Row
+from evalloop.lib.arrays import id_in
 
 SESSIONS_PER_CHUNK = 1000
 INSERT_BATCH = 1000
@@ -57,11 +59,12 @@ class Facts(NamedTuple):
     participant: str
     channel: str
     version: str
-    state: dict[str, Any]
-    participant_data: dict[str, Any]
-    created_at: datetime
-    last_message_at: datetime | None
-    ended_at: datetime | None
+    # On PostgreSQL the JSON comes as JsonText and the times as their isoformat() text.
+    state: Any
+    participant_data: Any
+    created_at: datetime | str
+    last_message_at: datetime | str | None
+    ended_at: datetime | str | None
     chatbot: str
 
 
@@ -104,7 +107,9 @@ def existing_sources(dataset: Dataset, session_ids: Iterable[int | None]) -> set
     if not ids:
         return set()
     rows = dataset.rows.order_by().filter(
-        source_session_id__gte=ids[0], source_session_id__lte=ids[-1], source_session_id__in=ids
+        id_in("source_session_id", ids),
+        source_session_id__gte=ids[0],
+        source_session_id__lte=ids[-1],
     )
     if dataset.mode == Mode.SESSION:
         return set(rows.values_list("source_session_id", flat=True))
@@ -215,15 +220,40 @@ def _key(mode: str, row: Row) -> SourceKey | None:
 
 
 def session_facts(session_ids: list[int]) -> dict[int, Facts]:
-    columns = [f for f in Facts._fields if f != "chatbot"] + ["chatbot__slug"]
-    found = Session.objects.filter(id__in=session_ids).values_list(*columns)
-    return {values[0]: Facts(*values) for values in found}
+    columns: list[Any] = [f for f in Facts._fields if f != "chatbot"] + ["chatbot__slug"]
+    sessions = Session.objects.filter(id_in("id", session_ids))
+    if connection.vendor != "postgresql":
+        return {values[0]: Facts(*values) for values in sessions.values_list(*columns)}
+    # Times come as their isoformat() text and JSON as its text: nothing to parse and
+    # write back.
+    as_text = {name: _pg_as_text(name) for name in _TEXT_ON_PG}
+    found = sessions.values_list(*(as_text.get(column, column) for column in columns))
+    return {values[0]: _text_facts(Facts(*values)) for values in found}
+
+
+_TEXT_ON_PG = {"state", "participant_data", "created_at", "last_message_at", "ended_at"}
+
+
+def _pg_as_text(name: str) -> Func:
+    if name in {"state", "participant_data"}:
+        return Cast(name, TextField())
+    return Func(
+        F(name), template=_PG_ISO_TIME.format(t="%(expressions)s"), output_field=TextField()
+    )
+
+
+def _text_facts(facts: Facts) -> Facts:
+    state, data = facts.state, facts.participant_data
+    return facts._replace(
+        state=state if state is None else JsonText(state),
+        participant_data=data if data is None else JsonText(data),
+    )
 
 
 def session_messages(session_ids: list[int]) -> Iterator[tuple[int, list[Msg]]]:
     """Each session's messages in conversation order, session by session."""
     found = (
-        Message.objects.filter(session_id__in=session_ids)
+        Message.objects.filter(id_in("session_id", session_ids))
         .order_by("session_id", "created_at", "id")
         .values_list(*Msg._fields)
     )
@@ -253,7 +283,7 @@ def session_transcripts(session_ids: list[int]) -> dict[int, Any]:
         return _pg_transcripts(session_ids)
     transcripts: dict[int, list[dict[str, str]]] = defaultdict(list)
     found = (
-        Message.objects.filter(session_id__in=session_ids)
+        Message.objects.filter(id_in("session_id", session_ids))
         .order_by("session_id", "created_at", "id")
         .values_list("session_id", "role", "content", "created_at")
     )
@@ -281,7 +311,7 @@ def _pg_transcripts(session_ids: list[int]) -> dict[int, Any]:
 
 def session_tags(session_ids: list[int]) -> dict[int, list[str]]:
     tags: dict[int, list[str]] = defaultdict(list)
-    links = SessionTag.objects.filter(session_id__in=session_ids)
+    links = SessionTag.objects.filter(id_in("session_id", session_ids))
     for session_id, name in links.values_list("session_id", "tag__name").order_by("tag__name"):
         tags[session_id].append(name)
     return tags
@@ -289,7 +319,7 @@ def session_tags(session_ids: list[int]) -> dict[int, list[str]]:
 
 def message_tags(session_ids: list[int]) -> dict[int, list[str]]:
     tags: dict[int, list[str]] = defaultdict(list)
-    links = MessageTag.objects.filter(message__session_id__in=session_ids)
+    links = MessageTag.objects.filter(id_in("message__session_id", session_ids))
     for message_id, name in links.values_list("message_id", "tag__name").order_by("tag__name"):
         tags[message_id].append(name)
     return tags
@@ -303,8 +333,8 @@ def turn(message: Msg) -> dict[str, str]:
     }
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment is not None else None
+def _iso(moment: datetime | str | None) -> str | None:
+    return moment.isoformat() if isinstance(moment, datetime) else moment
 
 
 def session_context(facts: Facts, tags: list[str]) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from django.utils import timezone
 from evalloop.datasets.models import Dataset
 from evalloop.datasets.services import lock_dataset
 from evalloop.evaluators.models import Evaluator
+from evalloop.lib.arrays import id_in
 from evalloop.lib.errors import Conflict
 from evalloop.lib.locking import lock_or_404
 from evalloop.runs.models import (
@@ -266,7 +267,7 @@ def _delta_scope(dataset: Dataset, row_ids: Sequence[int]) -> list[int]:
     found: set[int] = set()
     for start in range(0, len(wanted), PLAN_CHUNK):
         chunk = wanted[start : start + PLAN_CHUNK]
-        found.update(dataset.rows.filter(pk__in=chunk).values_list("pk", flat=True))
+        found.update(dataset.rows.filter(id_in("pk", chunk)).values_list("pk", flat=True))
     missing = [row_id for row_id in wanted if row_id not in found]
     if missing:
         listed = ", ".join(str(i) for i in missing[:20])
