@@ -34,7 +34,7 @@ from evalloop.autopopulate.services import describe_rule, rule_filter
 from evalloop.chat.models import Message, Role, Session
 from evalloop.datasets.models import Mode, Origin, Row
 from evalloop.datasets.services import lock_dataset
-from evalloop.datasets.snapshots import append_new_rows, build_rows
+from evalloop.datasets.snapshots import append_new_rows, build_rows, insert_session_rows
 from evalloop.filters import apply_filter, filter_time_limit
 from evalloop.lib.arrays import id_in
 from evalloop.teams import flags
@@ -303,8 +303,24 @@ def sampled_in(rule: Rule, source: Source) -> bool:
 def _append(rule: Rule, taken: list[Source], now: datetime, counts: Counts) -> None:
     """Build, insert and record the rows of `taken`, and their delta runs."""
     lock_dataset(rule.dataset)
-    wanted = set(taken)
+    made = _insert_rows(rule, taken)
+    _write_entries(rule, [(s, m, made.get((s, m))) for s, m in taken], now)
+    counts.appended += len(made)
+    row_ids = list(made.values())
+    delta.rows_appended(
+        dataset_id=rule.dataset_id, row_ids=row_ids, label=describe_rule(rule), now=now
+    )
+
+
+def _insert_rows(rule: Rule, taken: list[Source]) -> dict[Source, int]:
+    """The rows of the sources in `taken` the dataset does not hold yet: the row of each."""
     session_ids = sorted({session_id for session_id, _ in taken})
+    if connection.vendor == "postgresql" and rule.dataset.mode == Mode.SESSION:
+        made = insert_session_rows(
+            dataset=rule.dataset, session_ids=session_ids, origin=Origin.RULE, rule_id=rule.pk
+        )
+        return {(session_id, 0): row_id for session_id, row_id in made.items()}
+    wanted = set(taken)
     candidates = [
         row
         for row in build_rows(dataset=rule.dataset, session_ids=session_ids, origin=Origin.RULE)
@@ -313,13 +329,7 @@ def _append(rule: Rule, taken: list[Source], now: datetime, counts: Counts) -> N
     for row in candidates:
         row.rule_id = rule.pk
     _, inserted = append_new_rows(dataset=rule.dataset, candidates=candidates)
-    made = {_source_of(row): row.pk for row in inserted}
-    _write_entries(rule, [(s, m, made.get((s, m))) for s, m in taken], now)
-    counts.appended += len(inserted)
-    row_ids = [row.pk for row in inserted]
-    delta.rows_appended(
-        dataset_id=rule.dataset_id, row_ids=row_ids, label=describe_rule(rule), now=now
-    )
+    return {_source_of(row): row.pk for row in inserted}
 
 
 def _write_entries(rule: Rule, entries: list[tuple[int, int, int | None]], now: datetime) -> None:
