@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet, Value
+from django.db.models import IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.utils import timezone
 
 from evalloop.autopopulate import delta
@@ -219,12 +219,14 @@ def _candidates(rule: Rule, sessions: QuerySet[Session], cursor: Cursor | None) 
         # range starts at the cursor rather than at the start of the window.
         sessions = sessions.filter(changed_at__gte=at).filter(Q(changed_at__gt=at) | Q(id__gt=pk))
     if rule.dataset.mode == Mode.SESSION:
+        # A subquery with a LIMIT, unlike EXISTS, is never planned as a hash of all the
+        # rule's entries: it stays one probe per session read.
         entries = Entry.objects.filter(rule_id=rule.pk, session_key=OuterRef("id"), message_key=0)
-        sessions = sessions.annotate(taken=Exists(entries))
+        sessions = sessions.annotate(entry=Subquery(entries.values("id")[:1]))
     else:
-        sessions = sessions.annotate(taken=Value(False))
-    ordered = sessions.order_by("changed_at", "id").values_list("id", "changed_at", "taken")
-    return list(ordered[: PAGE + 1])
+        sessions = sessions.annotate(entry=Value(None, output_field=IntegerField()))
+    ordered = sessions.order_by("changed_at", "id").values_list("id", "changed_at", "entry")
+    return [(pk, at, entry is not None) for pk, at, entry in ordered[: PAGE + 1]]
 
 
 def _choose(
