@@ -41,7 +41,7 @@ from evalloop.teams import flags
 
 logger = logging.getLogger(__name__)
 
-PAGE = 500  # candidate sessions per transaction
+PAGE = 1000  # candidate sessions per transaction
 
 Source = tuple[int, int]  # (session id, AI message id or 0)
 Cursor = tuple[datetime, int]  # (changed_at, id) of the last session processed
