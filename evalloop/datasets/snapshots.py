@@ -422,12 +422,15 @@ def insert_session_rows(
         FROM {tables["session"]} s JOIN {tables["chatbot"]} c ON c.id = s.chatbot_id
         WHERE s.id = ANY(%(ids)s::bigint[]) AND NOT EXISTS (
             SELECT 1 FROM {tables["row"]} r
-            WHERE r.dataset_id = %(dataset)s AND r.source_session_id = s.id)
+            WHERE r.dataset_id = %(dataset)s AND r.source_session_id = s.id
+            AND r.source_session_id BETWEEN %(first)s AND %(last)s)
         ORDER BY s.id
         RETURNING source_session_id, id
     """
     params: dict[str, Any] = {"dataset": dataset.pk, "origin": origin, "rule": rule_id}
-    params["ids"] = list(session_ids)
+    # The id range bounds the check of the rows already held, as in `existing_sources`.
+    ids = sorted(session_ids)
+    params.update(ids=ids, first=ids[0] if ids else 0, last=ids[-1] if ids else 0)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return dict(cursor.fetchall())
