@@ -56,6 +56,7 @@ def main() -> None:
     parser.add_argument("--backfill", type=int, default=100_000, help="sessions; 0 skips it")
     parser.add_argument("--history-messages", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--scratch-db", default=SCRATCH_DB, help="PostgreSQL scratch database")
     parser.add_argument("--child", choices=["seed", "steady", "backfill"], help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -67,7 +68,7 @@ def main() -> None:
 
 
 def run_database(db: str, args: Any) -> None:
-    with scratch_environment(db, SCRATCH_DB) as env:
+    with scratch_environment(db, args.scratch_db) as env:
         print(f"\n{db}: steady and no-op ticks (median of {args.repeat})\n")
         print("| history | seed s | +100 tick ms | no-op tick ms | no-op queries |")
         print("| --- | --- | --- | --- | --- |")

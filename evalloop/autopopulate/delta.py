@@ -30,11 +30,14 @@ def rows_appended(*, dataset_id: int, row_ids: Sequence[int], label: str, now: d
     if not row_ids:
         return
     configs = Config.objects.filter(dataset_id=dataset_id, auto_run_on_append=True)
-    for config in configs.select_for_update().order_by("id"):
+    # With its dataset (locked already by the caller), which the run's plan reads.
+    configs = configs.select_related("dataset").select_for_update(of=("self",))
+    for config in configs.order_by("id"):
         if waiting(config, now):
             _queue(config, row_ids, now)
         else:
-            _deliver(config, [*pending_ids(config), *row_ids], label, now)
+            queued = pending_ids(config)
+            _deliver(config, [*queued, *row_ids], label, now, queued=bool(queued))
 
 
 def flush_due(*, now: datetime | None = None, team_ids: set[int] | None = None) -> int:
@@ -86,8 +89,11 @@ def _queue(config: Config, row_ids: Sequence[int], now: datetime) -> None:
     )
 
 
-def _deliver(config: Config, row_ids: list[int], label: str, now: datetime) -> int:
-    PendingRow.objects.filter(config=config).delete()
+def _deliver(
+    config: Config, row_ids: list[int], label: str, now: datetime, *, queued: bool = True
+) -> int:
+    if queued:
+        PendingRow.objects.filter(config=config).delete()
     row_ids = _within_cap(config, list(dict.fromkeys(row_ids)), now)
     if not row_ids:
         return 0

@@ -99,7 +99,9 @@ class Entry(models.Model):
     `message_key` is 0 in session mode, so the unique constraint needs no NULL handling.
     """
 
-    rule = models.ForeignKey(Rule, on_delete=models.CASCADE, related_name="entries")
+    # No index of its own: the unique (rule, session, message) index serves every lookup by
+    # rule, and a probe of one source never falls back to reading all of a rule's entries.
+    rule = models.ForeignKey(Rule, on_delete=models.CASCADE, related_name="entries", db_index=False)
     session_key = models.BigIntegerField()
     message_key = models.BigIntegerField(default=0)
     row = models.ForeignKey(

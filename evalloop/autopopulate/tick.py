@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.utils import timezone
 
 from evalloop.autopopulate import delta
@@ -34,18 +34,19 @@ from evalloop.autopopulate.services import describe_rule, rule_filter
 from evalloop.chat.models import Message, Role, Session
 from evalloop.datasets.models import Dataset, Mode, Origin, Row
 from evalloop.datasets.services import lock_dataset
-from evalloop.datasets.snapshots import append_new_rows, build_rows
+from evalloop.datasets.snapshots import append_new_rows, build_rows, insert_session_rows
 from evalloop.filters import apply_filter, filter_time_limit
 from evalloop.lib import busy
+from evalloop.lib.arrays import id_in
 from evalloop.teams import flags
-from evalloop.teams.models import Team
 
 logger = logging.getLogger(__name__)
 
-PAGE = 500  # candidate sessions per transaction
+PAGE = 1000  # candidate sessions per transaction
 
 Source = tuple[int, int]  # (session id, AI message id or 0)
 Cursor = tuple[datetime, int]  # (changed_at, id) of the last session processed
+Candidate = tuple[int, datetime, bool]  # (id, changed_at, whether the ledger holds it)
 
 
 class DatasetHeld(Exception):
@@ -114,8 +115,7 @@ def _rules_on() -> tuple[list[int], set[int]]:
 
 
 def _teams_on(team_ids: set[int]) -> set[int]:
-    teams = Team.objects.filter(pk__in=team_ids)
-    return {team.pk for team in teams if flags.is_active(team, flags.AUTO_POPULATE_DATASETS)}
+    return flags.teams_active(team_ids, flags.AUTO_POPULATE_DATASETS)
 
 
 def tick_rule(*, rule_id: int, now: datetime | None = None, sweep: bool = False) -> Summary | None:
@@ -224,11 +224,13 @@ def _page(
 ) -> tuple[Cursor | None, bool]:
     """Process one page; answer the new cursor and whether the pass is done with the rule."""
     sessions = sweep_window(rule, now) if sweep else window(rule, now)
-    page = _candidates(sessions, cursor)
+    # One more than a page tells whether another follows, without reading an empty one.
+    found = _candidates(rule, sessions, cursor)
+    page, more = found[:PAGE], len(found) > PAGE
     taken, last, stopped = _choose(rule, page, counts, budget)
     if taken:
         _append(rule, taken, now, counts)
-    done = stopped or len(page) < PAGE
+    done = stopped or not more
     if not sweep:
         _advance(rule, now, last, finished=done and not stopped)
     return last, done
@@ -243,33 +245,50 @@ def _advance(rule: Rule, now: datetime, last: Cursor | None, *, finished: bool) 
     rule.save(update_fields=["watermark"])
 
 
-def _candidates(sessions: QuerySet[Session], cursor: Cursor | None) -> list[tuple[int, datetime]]:
-    """The next page of `sessions` after `cursor`, in (changed_at, id) order."""
+def _candidates(rule: Rule, sessions: QuerySet[Session], cursor: Cursor | None) -> list[Candidate]:
+    """Up to a page and one of `sessions` after `cursor`, in (changed_at, id) order.
+
+    In session mode each says whether the rule's ledger holds it already (a probe of the
+    ledger's unique index), so the sessions the safety margin reads again cost nothing
+    more. In message mode a session in the ledger may have new replies: none is marked.
+    """
     if cursor is not None:
         at, pk = cursor
         # (changed_at, id) > cursor, with a bound on changed_at alone so that the index's
         # range starts at the cursor rather than at the start of the window.
         sessions = sessions.filter(changed_at__gte=at).filter(Q(changed_at__gt=at) | Q(id__gt=pk))
-    ordered = sessions.order_by("changed_at", "id").values_list("id", "changed_at")
-    return list(ordered[:PAGE])
+    if rule.dataset.mode == Mode.SESSION:
+        # A subquery with a LIMIT, unlike EXISTS, is never planned as a hash of all the
+        # rule's entries: it stays one probe per session read.
+        entries = Entry.objects.filter(rule_id=rule.pk, session_key=OuterRef("id"), message_key=0)
+        sessions = sessions.annotate(entry=Subquery(entries.values("id")[:1]))
+    else:
+        sessions = sessions.annotate(entry=Value(None, output_field=IntegerField()))
+    ordered = sessions.order_by("changed_at", "id").values_list("id", "changed_at", "entry")
+    return [(pk, at, entry is not None) for pk, at, entry in ordered[: PAGE + 1]]
 
 
 def _choose(
-    rule: Rule, page: list[tuple[int, datetime]], counts: Counts, budget: int
+    rule: Rule, page: list[Candidate], counts: Counts, budget: int
 ) -> tuple[list[Source], Cursor | None, bool]:
-    """The sources to append, the last session processed, and whether the cap stopped it."""
-    ids = [pk for pk, _ in page]
+    """The sources to append, the last session processed, and whether the cap stopped it.
+
+    A session already in the ledger is counted there before the filter is asked (the
+    ledger decides first, as it does when a decision is explained).
+    """
+    ids = [pk for pk, _, in_ledger in page if not in_ledger]
     matched = _matching(rule, ids)
     sources = _sources(rule, [pk for pk in ids if pk in matched])
-    seen = _in_ledger(rule, matched)
+    seen = _in_ledger(rule, matched) if rule.dataset.mode == Mode.MESSAGE else set()
     taken: list[Source] = []
     last: Cursor | None = None
-    for pk, changed_at in page:
-        new = [s for s in sources.get(pk, []) if s not in seen]
+    for pk, changed_at, in_ledger in page:
+        found = [(pk, 0)] if in_ledger else sources.get(pk, [])
+        new = [] if in_ledger else [s for s in found if s not in seen]
         keep = [s for s in new if sampled_in(rule, s)]
         if keep and len(taken) + len(keep) > budget and (taken or budget <= 0):
             return taken, last, True
-        _count(counts, sources.get(pk, []), new, keep)
+        _count(counts, found, new, keep)
         taken.extend(keep)
         last = (changed_at, pk)
     return taken, last, False
@@ -286,7 +305,7 @@ def _matching(rule: Rule, ids: list[int]) -> set[int]:
     flt = rule_filter(rule)
     if not ids or not flt.clauses:
         return set(ids)
-    sessions = apply_filter(Session.objects.filter(id__in=ids), flt, team=rule.dataset.team)
+    sessions = apply_filter(Session.objects.filter(id_in("id", ids)), flt, team=rule.dataset.team)
     with filter_time_limit():
         return set(sessions.values_list("id", flat=True))
 
@@ -296,7 +315,11 @@ def _sources(rule: Rule, ids: list[int]) -> dict[int, list[Source]]:
     if rule.dataset.mode == Mode.SESSION:
         return {pk: [(pk, 0)] for pk in ids}
     found: dict[int, list[Source]] = {}
-    replies = Message.objects.filter(session_id__in=ids, role=Role.AI).order_by("session_id", "id")
+    if not ids:
+        return found
+    replies = Message.objects.filter(id_in("session_id", ids), role=Role.AI).order_by(
+        "session_id", "id"
+    )
     for session_id, message_id in replies.values_list("session_id", "id"):
         found.setdefault(session_id, []).append((session_id, message_id))
     return found
@@ -305,7 +328,7 @@ def _sources(rule: Rule, ids: list[int]) -> dict[int, list[Source]]:
 def _in_ledger(rule: Rule, session_ids: set[int]) -> set[Source]:
     if not session_ids:
         return set()
-    entries = Entry.objects.filter(rule=rule, session_key__in=sorted(session_ids))
+    entries = Entry.objects.filter(id_in("session_key", sorted(session_ids)), rule=rule)
     return set(entries.values_list("session_key", "message_key"))
 
 
@@ -321,8 +344,24 @@ def sampled_in(rule: Rule, source: Source) -> bool:
 def _append(rule: Rule, taken: list[Source], now: datetime, counts: Counts) -> None:
     """Build, insert and record the rows of `taken`, and their delta runs."""
     _lock_dataset(rule)
-    wanted = set(taken)
+    made = _insert_rows(rule, taken)
+    _write_entries(rule, [(s, m, made.get((s, m))) for s, m in taken], now)
+    counts.appended += len(made)
+    row_ids = list(made.values())
+    delta.rows_appended(
+        dataset_id=rule.dataset_id, row_ids=row_ids, label=describe_rule(rule), now=now
+    )
+
+
+def _insert_rows(rule: Rule, taken: list[Source]) -> dict[Source, int]:
+    """The rows of the sources in `taken` the dataset does not hold yet: the row of each."""
     session_ids = sorted({session_id for session_id, _ in taken})
+    if connection.vendor == "postgresql" and rule.dataset.mode == Mode.SESSION:
+        made = insert_session_rows(
+            dataset=rule.dataset, session_ids=session_ids, origin=Origin.RULE, rule_id=rule.pk
+        )
+        return {(session_id, 0): row_id for session_id, row_id in made.items()}
+    wanted = set(taken)
     candidates = [
         row
         for row in build_rows(dataset=rule.dataset, session_ids=session_ids, origin=Origin.RULE)
@@ -331,13 +370,7 @@ def _append(rule: Rule, taken: list[Source], now: datetime, counts: Counts) -> N
     for row in candidates:
         row.rule_id = rule.pk
     _, inserted = append_new_rows(dataset=rule.dataset, candidates=candidates)
-    made = {_source_of(row): row.pk for row in inserted}
-    _write_entries(rule, [(s, m, made.get((s, m))) for s, m in taken], now)
-    counts.appended += len(inserted)
-    row_ids = [row.pk for row in inserted]
-    delta.rows_appended(
-        dataset_id=rule.dataset_id, row_ids=row_ids, label=describe_rule(rule), now=now
-    )
+    return {_source_of(row): row.pk for row in inserted}
 
 
 def _lock_dataset(rule: Rule) -> None:

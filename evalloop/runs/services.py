@@ -10,13 +10,14 @@ from typing import Any, Final
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from evalloop.datasets.models import Dataset
 from evalloop.datasets.services import lock_dataset
 from evalloop.evaluators.models import Evaluator
+from evalloop.lib.arrays import id_in
 from evalloop.lib.errors import Conflict
 from evalloop.lib.locking import lock_or_404
 from evalloop.runs.models import (
@@ -191,6 +192,12 @@ def start_run(
     _check_run_request(type, trigger, sample_size, row_ids)
     lock_dataset(config.dataset)  # a dataset being deleted is waited for, then a 404
     plan = _current_versions(config)
+    scope = _scope(config.dataset, type, sample_size, row_ids)
+    # A sample's or a delta's size is known before the run exists; a full run's is counted
+    # as its plan is written.
+    size = len(scope) if isinstance(scope, list) else None
+    if size == 0:
+        raise ValidationError({"dataset": "The dataset has no rows to evaluate."})
     run = Run.objects.create(
         team_id=config.team_id,
         config=config,
@@ -198,16 +205,19 @@ def start_run(
         trigger=trigger,
         triggered_by=triggered_by,
         trigger_label=(trigger_label or (triggered_by.email if triggered_by else ""))[:300],
+        scope_size=size or 0,
+        total=(size or 0) * len(plan),
     )
     RunEvaluator.objects.bulk_create(
         RunEvaluator(run=run, evaluator=evaluator, version_id=version_id, position=i)
         for i, (evaluator, version_id) in enumerate(plan)
     )
-    run.scope_size = _freeze_rows(run, _scope(config.dataset, type, sample_size, row_ids))
-    if not run.scope_size:
-        raise ValidationError({"dataset": "The dataset has no rows to evaluate."})
-    run.total = run.scope_size * len(plan)
-    run.save(update_fields=["scope_size", "total"])
+    frozen = _freeze_rows(run, scope)
+    if size is None:
+        if not frozen:
+            raise ValidationError({"dataset": "The dataset has no rows to evaluate."})
+        run.scope_size, run.total = frozen, frozen * len(plan)
+        run.save(update_fields=["scope_size", "total"])
     _create_batches(run, 0, run.scope_size - 1)
     _kick_on_commit(run)
     return run
@@ -257,7 +267,7 @@ def _delta_scope(dataset: Dataset, row_ids: Sequence[int]) -> list[int]:
     found: set[int] = set()
     for start in range(0, len(wanted), PLAN_CHUNK):
         chunk = wanted[start : start + PLAN_CHUNK]
-        found.update(dataset.rows.filter(pk__in=chunk).values_list("pk", flat=True))
+        found.update(dataset.rows.filter(id_in("pk", chunk)).values_list("pk", flat=True))
     missing = [row_id for row_id in wanted if row_id not in found]
     if missing:
         listed = ", ".join(str(i) for i in missing[:20])
@@ -270,11 +280,24 @@ def _freeze_rows(run: Run, row_ids: Iterable[int]) -> int:
     position = 0
     ids = iter(row_ids)
     while chunk := list(islice(ids, PLAN_CHUNK)):
-        RunRow.objects.bulk_create(
-            RunRow(run=run, row_id=row_id, position=position + i) for i, row_id in enumerate(chunk)
-        )
+        _insert_plan_rows(run, chunk, position)
         position += len(chunk)
     return position
+
+
+def _insert_plan_rows(run: Run, row_ids: list[int], first: int) -> None:
+    if connection.vendor != "postgresql":
+        RunRow.objects.bulk_create(
+            RunRow(run=run, row_id=row_id, position=first + i) for i, row_id in enumerate(row_ids)
+        )
+        return
+    # One array rather than a model instance and three parameters per plan row.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {RunRow._meta.db_table} (run_id, row_id, position) "
+            "SELECT %s, r, %s + n - 1 FROM unnest(%s::bigint[]) WITH ORDINALITY AS p(r, n)",
+            [run.pk, first, row_ids],
+        )
 
 
 def _create_batches(run: Run, first: int, last: int) -> None:

@@ -43,6 +43,16 @@ def is_active(team: Team, name: str) -> bool:
     return flag is not None and flag.is_active_for_team(team)
 
 
+def teams_active(team_ids: set[int], name: str) -> set[int]:
+    """Answer which of `team_ids` have flag `name` on, in at most two queries."""
+    flag = Flag.objects.filter(name=name).first()
+    if flag is None or not team_ids:
+        return set()
+    if flag.everyone is not None:
+        return set(team_ids) if flag.everyone else set()
+    return set(flag.teams.filter(pk__in=team_ids).values_list("pk", flat=True))
+
+
 def team_flags(team: Team) -> list[tuple[TeamFlag, bool]]:
     on = set(team.flags.values_list("name", flat=True))
     return [(flag, name in on) for name, flag in CATALOGUE.items()]

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from evalloop.chat.models import MessageTag, Session, SessionTag
 from evalloop.chat.tests.factories import ChatbotFactory, SessionFactory, TagFactory, conversation
@@ -201,3 +202,29 @@ def test_inserted_rows_get_their_ids_and_read_back_the_same(chatbot):
     assert [(stored[r.pk].input, stored[r.pk].history, stored[r.pk].state) for r in inserted] == [
         (f"q{i}", history, {"n": i}) for i in range(3)
     ]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the SQL builder is PostgreSQL's")
+def test_the_sql_session_builder_makes_the_same_rows_as_the_python_one(chatbot):
+    whole = timezone.now().replace(microsecond=0)
+    talk = SessionFactory(chatbot=chatbot, state={"a": [1, None]}, participant_data={"n": 1})
+    conversation(talk, ("human", 'é \\ " \t'), ("ai", "hello"), start=whole)
+    conversation(talk, ("system", "note"), start=whole.replace(microsecond=120000))
+    for name in ("zeta", "Beta", "alpha"):
+        SessionTag.objects.create(session=talk, tag=TagFactory(team=chatbot.team, name=name))
+    quiet = SessionFactory(chatbot=chatbot, ended_at=None)
+    ids = [talk.pk, quiet.pk]
+    built, by_sql = session_dataset(chatbot), session_dataset(chatbot)
+    snapshots.add_new_rows(
+        dataset=built,
+        candidates=snapshots.build_rows(dataset=built, session_ids=ids, origin=Origin.RULE),
+    )
+    first = snapshots.insert_session_rows(dataset=by_sql, session_ids=ids, origin=Origin.RULE)
+    again = snapshots.insert_session_rows(dataset=by_sql, session_ids=ids, origin=Origin.RULE)
+    fields = ["input", "output", "history", "context", "participant_data", "state", "origin"]
+    fields += ["source_session_id", "source_human_message_id", "source_ai_message_id"]
+    assert list(by_sql.rows.order_by("id").values(*fields)) == list(
+        built.rows.order_by("id").values(*fields)
+    )
+    assert first == {row.source_session_id: row.pk for row in by_sql.rows.all()}
+    assert again == {}

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from evalloop.lib import keys
 from evalloop.teams import flags, services
-from evalloop.teams.models import ApiKey, Membership, Team
+from evalloop.teams.models import ApiKey, Flag, Membership, Team
 from evalloop.teams.permissions import Role
 from evalloop.teams.tests.factories import MembershipFactory, UserFactory
 
@@ -203,3 +203,19 @@ def test_team_flags_lists_the_catalogue_with_states(cast):
     services.set_team_flag(team=cast.team, name=flags.AUTO_POPULATE_DATASETS, active=False)
     states = {flag.name: on for flag, on in flags.team_flags(cast.team)}
     assert states == dict.fromkeys(flags.CATALOGUE, False)
+
+
+def test_teams_active_answers_the_teams_with_the_flag_on_in_two_queries(
+    cast, django_assert_num_queries
+):
+    other = services.create_team(slug="team-c", name="Team C", owner=UserFactory())
+    services.set_team_flag(team=other, name=flags.AUTO_POPULATE_DATASETS, active=False)
+    services.set_team_flag(team=cast.team, name=flags.AUTO_POPULATE_DATASETS, active=True)
+    both = {cast.team.pk, other.pk}
+    with django_assert_num_queries(2):
+        assert flags.teams_active(both, flags.AUTO_POPULATE_DATASETS) == {cast.team.pk}
+    Flag.objects.filter(name=flags.AUTO_POPULATE_DATASETS).update(everyone=True)
+    assert flags.teams_active(both, flags.AUTO_POPULATE_DATASETS) == both
+    Flag.objects.filter(name=flags.AUTO_POPULATE_DATASETS).update(everyone=False)
+    assert flags.teams_active(both, flags.AUTO_POPULATE_DATASETS) == set()
+    assert flags.teams_active(both, "no_such_flag") == set()
