@@ -78,11 +78,11 @@ def _tick_in_thread(rule_id: int, now) -> tuple[threading.Thread, list]:
 @pytest.mark.postgres
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="needs concurrent writers")
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("pause_in", ["build_rows", "_matching"])
+@pytest.mark.parametrize("pause_in", ["_insert_rows", "_matching"])
 def test_deleting_a_rule_during_its_tick_waits_or_wins(
     make_rule, chatbot, dataset, monkeypatch, pause_in
 ):
-    # build_rows: the tick holds the dataset, the delete waits for its page and takes its
+    # _insert_rows: the tick holds the dataset, the delete waits for its page and takes its
     # rows' links along; _matching: the delete holds the dataset first, the tick gives way.
     rule = make_rule()
     for _ in range(3):
