@@ -161,6 +161,7 @@ def take_sources(*, rule_id: int, now: datetime, counts: Counts, sweep: bool = F
     cursor: Cursor | None = None
     budget = settings.EVALLOOP_TICK_MAX_SOURCES
     claimed = False
+    version: datetime | None = None  # the rule as the first page read it
     while True:
         # One transaction per page: the rule (and the dataset) stay locked for a page only.
         # A page's counts join the tick's once it commits.
@@ -168,8 +169,11 @@ def take_sources(*, rule_id: int, now: datetime, counts: Counts, sweep: bool = F
         try:
             with transaction.atomic():
                 rule = claim_rule(rule_id)
-                if rule is None:
+                if rule is None or (version is not None and rule.updated_at != version):
+                    # Gone, off, taken, or edited since the first page: an edit rescans
+                    # its window from the start, which this tick's cursor would skip.
                     return claimed
+                version = rule.updated_at
                 left = budget - counts.appended
                 cursor, done = _page(rule, now, cursor, page_counts, left, sweep)
         except DatasetHeld:

@@ -423,3 +423,25 @@ def test_an_error_recording_one_rule_does_not_stop_the_others(
     summaries = tick.tick(now=later())
     assert [s.rule_id for s in summaries] == [second.pk]
     assert other.rows.count() == 1
+
+
+def test_an_edit_between_two_pages_of_a_tick_loses_nothing(
+    make_rule, chatbot, dataset, monkeypatch
+):
+    monkeypatch.setattr(tick, "PAGE", 2)
+    rule = make_rule(filter=[{"field": "tags", "op": "any_of", "value": ["nobody"]}])
+    vips = [session(chatbot, tags=("vip",)) for _ in range(8)]
+    real, pages = tick._page, []
+
+    def then_edited(*args, **kwargs):
+        answer = real(*args, **kwargs)
+        pages.append(answer)
+        if len(pages) == 2:  # between the tick's second and third page
+            services.update_rule(rule=Rule.objects.get(pk=rule.pk), filter=VIP)
+        return answer
+
+    monkeypatch.setattr(tick, "_page", then_edited)
+    tick.tick(now=later())
+    assert len(pages) == 2  # the edit stopped the tick: it rescans from the start
+    tick.tick(now=later())
+    assert sorted(r.source_session_id for r in rows_of(dataset)) == sorted(s.pk for s in vips)
