@@ -290,6 +290,23 @@ def test_the_builders_url_wins_over_the_rules_filter(cast, login, make_rule, cha
     assert response.context["form"]["sample_rate"].value() == "0.5"
 
 
+def test_removing_a_rules_clauses_down_to_none_leaves_no_filter(cast, login, make_rule, chatbot):
+    """Without JavaScript, a chip's link carries `draft`: the removed clause stays removed."""
+    rule = make_rule(filter=[*VIP, {"field": "channel", "op": "eq", "value": "web"}])
+    client = login(cast.editor)
+    page = client.get(rule_url("rule-edit", rule))
+    first = page.context["filter_state"].chips[0].remove_url
+    assert parse_qs(urlsplit(first).query) == {"draft": ["1"], "f": ["channel:eq:web"]}
+    page = client.get(first)
+    assert page.context["filter_state"].filter.encoded() == ["channel:eq:web"]
+    last = page.context["filter_state"].chips[0].remove_url
+    page = client.get(last)
+    assert page.status_code == 200
+    assert page.context["filter_state"].chips == []
+    assert not page.context["filter_state"].filter
+    assert page.context["form"]["sample_rate"].value() == 1.0  # the rule's own values
+
+
 def test_a_post_takes_its_own_filter_not_the_urls(cast, login, make_rule, chatbot):
     rule = make_rule(start_at=timezone.now())  # no backfill to confirm
     sent = fields(chatbot, start_at=local_minutes(rule.start_at), f=VIP_CLAUSE)

@@ -65,15 +65,17 @@ def rule_preview(request: TeamRequest, pk: int, rule_pk: int | None = None) -> H
 
 def filter_state(request: TeamRequest, rule: Rule | None) -> FilterState:
     """The form's filter: a post's own clauses; else the URL's, or the rule's when editing
-    starts (no clause or draft in the URL)."""
+    starts (no clause or draft in the URL). The builder's links and form carry `draft`, so
+    removing a rule's last clause leaves no clause rather than the rule's."""
     if request.method == "POST":
-        clauses = request.POST.getlist(PARAM)
+        query = QueryDict(mutable=True)
+        query.setlist(PARAM, request.POST.getlist(PARAM))
     elif rule is not None and DRAFT not in request.GET and PARAM not in request.GET:
-        clauses = services.rule_filter(rule).encoded()
+        query = QueryDict(mutable=True)
+        query.setlist(PARAM, services.rule_filter(rule).encoded())
     else:
-        return read_filter_request(request, target=Target.SESSION)
-    query = QueryDict(mutable=True)
-    query.setlist(PARAM, clauses)
+        query = request.GET.copy()
+    query.setdefault(DRAFT, "1")
     return read_filter_request(request, target=Target.SESSION, query=query)
 
 
