@@ -36,6 +36,7 @@ from evalloop.teams.permissions import Action
 FORM = "autopopulate/rule_form.html"
 PREVIEW = "autopopulate/_preview.html"
 DRAFT = "draft"  # in a URL: the form's fields come from the query string
+CARRIED = tuple(name for name in FIELDS if name != "enabled")  # always in a carried form
 
 
 @team_view(Action.EDIT)
@@ -98,11 +99,16 @@ def _form(request: TeamRequest, dataset: Dataset, rule: Rule | None) -> HttpResp
 
 
 def _initial(request: TeamRequest, rule: Rule | None) -> dict[str, Any]:
-    """What an unbound form shows: what the builder carried along, else the rule's values."""
-    if DRAFT in request.GET:
-        given = {name: request.GET[name] for name in FIELDS if name in request.GET}
-        return given | {"enabled": "enabled" in request.GET}
-    return RuleForm.initial_for(rule) if rule else {}
+    """What an unbound form shows: the rule's values (or the defaults), with what the builder
+    carried along over them. `enabled` is read only from a draft that carries the whole form,
+    so a bare `draft` URL never switches a rule off."""
+    start = RuleForm.initial_for(rule) if rule else {}
+    if DRAFT not in request.GET:
+        return start
+    given = {name: request.GET[name] for name in FIELDS if name in request.GET}
+    if all(name in request.GET for name in CARRIED):
+        given["enabled"] = "enabled" in request.GET
+    return start | given
 
 
 def _as_data(form: RuleForm) -> dict[str, Any]:
