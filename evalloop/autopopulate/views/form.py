@@ -105,7 +105,7 @@ def _initial(request: TeamRequest, rule: Rule | None) -> dict[str, Any]:
     start = RuleForm.initial_for(rule) if rule else {}
     if DRAFT not in request.GET:
         return start
-    given = {name: request.GET[name] for name in FIELDS if name in request.GET}
+    given: dict[str, Any] = {name: request.GET[name] for name in FIELDS if name in request.GET}
     if all(name in request.GET for name in CARRIED):
         given["enabled"] = "enabled" in request.GET
     return start | given
