@@ -4,6 +4,11 @@ The URL holds the filter in its query-string form, so a filtered list can be boo
 The builder submits GET to the page itself: `add` appends the row's clause, `remove=<n>`
 drops clause n; either way the page redirects to the canonical URL. A clause that cannot
 be read is shown as an error and the page lists nothing (never everything).
+
+A request with more clauses than a filter may hold, or with a clause longer than any clause
+can be, is refused whole before anything is read (the filter is empty and in error): a page
+never does work nor echoes text in proportion to what an attacker sends. A chip links to the
+page without it only when that URL fits in a web address.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from evalloop.filters.language import (
     error_text,
 )
 from evalloop.filters.operators import Operator
+from evalloop.filters.values.text import MAX_ITEMS, MAX_TEXT
 from evalloop.web.middleware import MAX_URL_LENGTH
 
 if TYPE_CHECKING:
@@ -45,6 +51,12 @@ BUILDER_INPUTS = frozenset(
 FIRST_FIELD = "tags"  # what the "add filter" row offers first, on either target
 # A changed filter starts again from the first page.
 PAGING = frozenset({"page", "cursor"})
+# No clause a filter can hold is longer: a field and an operator, and a full list of the
+# longest texts with every character escaped.
+MAX_CLAUSE_TEXT = 200 + MAX_ITEMS * (2 * MAX_TEXT + 1)
+# A clause that cannot be read and is longer than this refuses the filter rather than be shown.
+MAX_SHOWN = 1000
+QUOTED = 60  # characters of a refused clause quoted in its error
 
 
 @dataclass(frozen=True)
@@ -155,13 +167,18 @@ def read_filter_request(
     """
     target = as_target(target)
     query = request.GET if query is None else query
-    texts, errors = canonical_texts(target, query.getlist(PARAM))
     kept = kept_params(query)
     draft = read_draft(query, target)
+    texts = query.getlist(PARAM)
+    if refused := refusal(texts):
+        return refused_state(target, refused, draft, kept)
+    texts, errors = canonical_texts(target, texts)
+    if refused := long_error(texts, errors):
+        return refused_state(target, refused, draft, kept)
     redirect_to, draft_error = requested_url(request.path, target, texts, kept, draft)
     return FilterState(
         filter=Filter(target, tuple(clauses_of(target, texts))),
-        errors=errors + ([draft_error] if draft_error else []),
+        errors=[error for _, error in errors] + ([draft_error] if draft_error else []),
         redirect_to=redirect_to,
         chips=chips(request.path, target, texts, kept),
         draft=draft,
@@ -169,25 +186,62 @@ def read_filter_request(
     )
 
 
-def canonical_texts(target: Target, texts: list[str]) -> tuple[list[str], list[str]]:
-    """Answer each `f=` value rewritten canonically (unreadable ones kept), and the errors."""
+def refused_state(
+    target: Target, error: str, draft: Draft, kept: list[tuple[str, str]]
+) -> FilterState:
+    return FilterState(filter=Filter(target, ()), errors=[error], draft=draft, kept=kept)
+
+
+def shortened(text: str) -> str:
+    return text if len(text) <= QUOTED else f"{text[:QUOTED]}…"
+
+
+def quoted(text: str) -> str:
+    return f"“{shortened(text)}” ({len(text):,} characters)"
+
+
+def refusal(texts: list[str]) -> str | None:
+    """Why the `f=` values are refused unread: too many, or one too long for any clause."""
+    if len(texts) > MAX_CLAUSES:
+        return (
+            f"a filter has at most {MAX_CLAUSES} clauses; this one has {len(texts):,}, so none "
+            "was read"
+        )
+    for index, text in enumerate(texts):
+        if len(text) > MAX_CLAUSE_TEXT:
+            return (
+                f"clause {index + 1}: {quoted(text)} is longer than any clause can be (at most "
+                f"{MAX_CLAUSE_TEXT:,} characters), so the filter was not read"
+            )
+    return None
+
+
+def long_error(texts: list[str], errors: list[tuple[int, str]]) -> str | None:
+    """A clause that cannot be read and is too long to show back refuses the filter."""
+    for index, error in errors:
+        if len(texts[index]) > MAX_SHOWN:
+            return f"{error} — {quoted(texts[index])}; the filter was not read"
+    return None
+
+
+def canonical_texts(target: Target, texts: list[str]) -> tuple[list[str], list[tuple[int, str]]]:
+    """Answer each `f=` value rewritten canonically (unreadable ones kept), and the errors
+    with their clause's index."""
     canonical, errors = [], []
     for index, text in enumerate(texts):
         try:
             canonical.append(clause_text(target, clause_from_text(target, text)))
         except ClauseProblem as problem:
             canonical.append(text)
-            errors.append(
-                error_text({"index": index, "field": problem.field, "message": str(problem)})
-            )
-    if len(texts) > MAX_CLAUSES:
-        errors.append(f"a filter has at most {MAX_CLAUSES} clauses")
+            field = problem.field and shortened(problem.field)
+            error = {"index": index, "field": field, "message": str(problem)}
+            errors.append((index, error_text(error)))
     return canonical, errors
 
 
 def clauses_of(target: Target, texts: list[str]) -> list[Clause]:
     clauses = []
-    for text in texts[:MAX_CLAUSES]:
+    for text in texts:
         try:
             clauses.append(clause_from_text(target, text))
         except ClauseProblem:
@@ -205,6 +259,11 @@ def requested_url(
         return page_url(path, [t for i, t in enumerate(texts) if str(i) != index], kept), None
     if "add" not in query:
         return None, None
+    if len(texts) >= MAX_CLAUSES:
+        return None, (
+            f"new filter ({draft.field.name}): a filter has at most {MAX_CLAUSES} clauses; "
+            "remove one first"
+        )
     try:
         added = clause_text(target, draft.clause())
     except ClauseProblem as problem:
@@ -220,17 +279,29 @@ def requested_url(
 
 
 def chips(path: str, target: Target, texts: list[str], kept: list[tuple[str, str]]) -> list[Chip]:
+    full = len(page_url(path, texts, kept))
     answer = []
     for index, text in enumerate(texts):
-        others = texts[:index] + texts[index + 1 :]
         try:
             clause = clause_from_text(target, text)
         except ClauseProblem as problem:
-            answer.append(Chip(text, text, str(problem), page_url(path, others, kept)))
+            url = remove_url(path, texts, index, kept, full)
+            answer.append(Chip(text, shortened(text), str(problem), url))
             continue
         description = Filter(target, (clause,)).describe()[0]
-        answer.append(Chip(text, description, None, page_url(path, others, kept)))
+        answer.append(Chip(text, description, None, remove_url(path, texts, index, kept, full)))
     return answer
+
+
+def remove_url(
+    path: str, texts: list[str], index: int, kept: list[tuple[str, str]], full: int
+) -> str:
+    """The page without clause `index`; none when that cannot be a web address (so the
+    chips of a long filter cost no more than the filter)."""
+    shorter_by = len(urlencode([(PARAM, texts[index])], safe=SAFE, quote_via=quote_plus)) + 1
+    if full - shorter_by > MAX_URL_LENGTH:
+        return ""
+    return page_url(path, texts[:index] + texts[index + 1 :], kept)
 
 
 def kept_params(query: QueryDict) -> list[tuple[str, str]]:

@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from evalloop.autopopulate import services
 from evalloop.autopopulate.models import Rule, Status
 from evalloop.autopopulate.tests.traffic import session
 from evalloop.autopopulate.tick import tick_rule
@@ -220,6 +221,24 @@ def test_switching_off_by_htmx_answers_the_entry(cast, login, make_rule):
     assert BROKEN in body
     rule.refresh_from_db()
     assert not rule.enabled
+
+
+def test_a_rule_deleted_while_switched_by_htmx_answers_no_entry(
+    cast, login, make_rule, monkeypatch
+):
+    rule = make_rule()
+    switch = services.set_enabled
+
+    def switch_then_delete(**kwargs):
+        switched = switch(**kwargs)
+        Rule.objects.filter(pk=switched.pk).delete()  # another request deletes it meanwhile
+        return switched
+
+    monkeypatch.setattr(services, "set_enabled", switch_then_delete)
+    response = login(cast.editor).post(url("rule-enabled", rule), {"enabled": "off"}, **HTMX)
+    assert response.status_code == 200
+    assert response.content == b""
+    assert not Rule.objects.exists()
 
 
 def test_switching_on_by_a_plain_form_clears_the_failures(cast, login, make_rule):

@@ -36,6 +36,7 @@ from evalloop.teams.permissions import Action
 FORM = "autopopulate/rule_form.html"
 PREVIEW = "autopopulate/_preview.html"
 DRAFT = "draft"  # in a URL: the form's fields come from the query string
+CARRIED = tuple(name for name in FIELDS if name != "enabled")  # always in a carried form
 
 
 @team_view(Action.EDIT)
@@ -65,15 +66,17 @@ def rule_preview(request: TeamRequest, pk: int, rule_pk: int | None = None) -> H
 
 def filter_state(request: TeamRequest, rule: Rule | None) -> FilterState:
     """The form's filter: a post's own clauses; else the URL's, or the rule's when editing
-    starts (no clause or draft in the URL)."""
+    starts (no clause or draft in the URL). The builder's links and form carry `draft`, so
+    removing a rule's last clause leaves no clause rather than the rule's."""
     if request.method == "POST":
-        clauses = request.POST.getlist(PARAM)
+        query = QueryDict(mutable=True)
+        query.setlist(PARAM, request.POST.getlist(PARAM))
     elif rule is not None and DRAFT not in request.GET and PARAM not in request.GET:
-        clauses = services.rule_filter(rule).encoded()
+        query = QueryDict(mutable=True)
+        query.setlist(PARAM, services.rule_filter(rule).encoded())
     else:
-        return read_filter_request(request, target=Target.SESSION)
-    query = QueryDict(mutable=True)
-    query.setlist(PARAM, clauses)
+        query = request.GET.copy()
+    query.setdefault(DRAFT, "1")
     return read_filter_request(request, target=Target.SESSION, query=query)
 
 
@@ -96,11 +99,16 @@ def _form(request: TeamRequest, dataset: Dataset, rule: Rule | None) -> HttpResp
 
 
 def _initial(request: TeamRequest, rule: Rule | None) -> dict[str, Any]:
-    """What an unbound form shows: what the builder carried along, else the rule's values."""
-    if DRAFT in request.GET:
-        given = {name: request.GET[name] for name in FIELDS if name in request.GET}
-        return given | {"enabled": "enabled" in request.GET}
-    return RuleForm.initial_for(rule) if rule else {}
+    """What an unbound form shows: the rule's values (or the defaults), with what the builder
+    carried along over them. `enabled` is read only from a draft that carries the whole form,
+    so a bare `draft` URL never switches a rule off."""
+    start = RuleForm.initial_for(rule) if rule else {}
+    if DRAFT not in request.GET:
+        return start
+    given: dict[str, Any] = {name: request.GET[name] for name in FIELDS if name in request.GET}
+    if all(name in request.GET for name in CARRIED):
+        given["enabled"] = "enabled" in request.GET
+    return start | given
 
 
 def _as_data(form: RuleForm) -> dict[str, Any]:

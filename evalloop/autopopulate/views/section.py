@@ -70,7 +70,9 @@ def rule_enabled(request: TeamRequest, pk: int, rule_pk: int) -> HttpResponse:
     if not request.htmx:
         return back_to_dataset(dataset)
     context = section_context(dataset, may_edit=True)
-    entry = next(listed for listed in context["listed"] if listed.rule.pk == rule.pk)
+    entry = next((listed for listed in context["listed"] if listed.rule.pk == rule.pk), None)
+    if entry is None:  # deleted meanwhile: its entry goes, as when it is deleted here
+        return HttpResponse("")
     return render(request, f"{SECTION}#rule", context | {"entry": entry})
 
 

@@ -7,6 +7,8 @@ from django.test import RequestFactory
 from evalloop.chat.models import Session
 from evalloop.chat.tests.factories import ChatbotFactory, SessionFactory
 from evalloop.filters import Clause, read_filter_request
+from evalloop.filters.builder import MAX_CLAUSE_TEXT
+from evalloop.filters.language import MAX_CLAUSES
 
 PATH = "/chatbots/support/sessions/"
 
@@ -175,3 +177,61 @@ def test_adding_a_clause_that_makes_the_url_too_long_is_an_error():
     [error] = state.errors
     assert error.startswith("new filter (channel): with it the filter is too long for a web")
     assert "at most 8000" in error
+
+
+# What a request may send: a filter's worth, no more
+
+
+def test_more_clauses_than_a_filter_holds_are_refused_unread():
+    state = state_of({"f": [f"tags:any_of:t{index}" for index in range(5000)], "sort": "old"})
+    assert state.errors == ["a filter has at most 50 clauses; this one has 5,000, so none was read"]
+    assert not state.filter
+    assert state.chips == []
+    assert state.kept == [("sort", "old")]
+
+
+def test_a_clause_longer_than_any_clause_can_be_is_refused_and_not_echoed():
+    text = "tags:any_of:" + "x" * (MAX_CLAUSE_TEXT + 1)
+    state = state_of({"f": ["channel:eq:web", text]})
+    assert not state.filter
+    assert state.chips == []
+    [error] = state.errors
+    assert error.startswith("clause 2: “tags:any_of:xxx")
+    assert len(error) < 300
+
+
+def test_a_long_clause_that_cannot_be_read_is_refused_not_shown():
+    text = "nope" * 5000 + ":eq:1"
+    state = state_of({"f": ["channel:eq:web", text]})
+    assert not state.filter
+    assert state.chips == []
+    [error] = state.errors
+    assert "clause 2" in error
+    assert "20,005 characters" in error
+    assert len(error) < 600
+
+
+def test_a_short_clause_that_cannot_be_read_stays_a_chip_with_a_short_reading():
+    text = "tags:any_of:" + "x" * 600
+    state = state_of({"f": ["channel:eq:web", text]})
+    assert state.chips[1].text == text  # carried along, so the filter stays in error
+    assert len(state.chips[1].description) < 100
+    assert state.errors == ["clause 2 (tags): any_of: item 1: at most 500 characters"]
+
+
+def test_a_filter_at_its_limit_adds_no_clause():
+    query = {"f": [f"tags:any_of:t{index}" for index in range(MAX_CLAUSES)]}
+    state = state_of(query | {"field": "channel", "op": "eq", "value": "web", "add": "1"})
+    assert state.redirect_to is None
+    assert state.errors == [
+        "new filter (channel): a filter has at most 50 clauses; remove one first"
+    ]
+    assert len(state.filter.clauses) == MAX_CLAUSES
+
+
+def test_a_chip_links_to_the_page_without_it_only_when_that_fits_in_a_url():
+    long = "tags:any_of:" + ",".join(f"{index:02d}-" + "t" * 400 for index in range(30))
+    state = state_of({"f": ["channel:eq:web", long]})
+    assert state.errors == []
+    assert state.chips[0].remove_url == ""  # the page with the long clause is no web address
+    assert params(state.chips[1].remove_url) == [("f", "channel:eq:web")]
