@@ -236,9 +236,12 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "filters": {"client_errors_on_one_line": {"()": "evalloop.lib.logs.ClientErrorsOnOneLine"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # A 403 or 404 is one line; a 500 keeps its traceback.
+        "django.request": {"filters": ["client_errors_on_one_line"]},
         "django.db.backends": {"level": "INFO"},
         # The LLM clients' HTTP library logs every request at INFO: one line per evaluation.
         "httpx": {"level": "WARNING"},
