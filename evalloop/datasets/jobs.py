@@ -7,6 +7,7 @@ from functools import partial
 
 from django.db import reset_queries, transaction
 from django.db.models import F
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
 from evalloop.datasets import services
@@ -113,9 +114,7 @@ def _record_finish(job: ImportJob, *, status: str, error: str = "") -> None:
 
 
 def _job_title(job: ImportJob) -> str:
+    rows = f"{job.rows_added} row{pluralize(job.rows_added)}"
     if job.status == JobStatus.FAILED:
-        return f"Import into {job.dataset.name} failed after {job.rows_added} rows."
-    return (
-        f"Import into {job.dataset.name} finished: {job.rows_added} rows added, "
-        f"{job.skipped} already there."
-    )
+        return f"Import into {job.dataset.name} failed after {rows}."
+    return f"Import into {job.dataset.name} finished: {rows} added, {job.skipped} already there."

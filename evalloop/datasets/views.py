@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
@@ -200,7 +201,8 @@ def csv_upload(request: TeamRequest, pk: int) -> HttpResponse:
         except csvio.CsvInvalid as exc:
             problems = exc
         else:
-            messages.success(request, f"{written.added} rows added, {written.updated} updated.")
+            rows = f"{written.added} row{pluralize(written.added)}"
+            messages.success(request, f"{rows} added, {written.updated} updated.")
             return redirect("datasets:dataset-detail", pk=dataset.pk)
     context = {"dataset": dataset, "form": form, "problems": problems}
     return render(request, "datasets/csv_upload.html", context)
@@ -232,7 +234,8 @@ def copy_rows(request: TeamRequest, pk: int) -> HttpResponse:
 
 
 def _tally_text(tally: Tally) -> str:
-    text = f"{tally.added} rows added, {tally.skipped} already in the dataset (skipped)"
+    rows = f"{tally.added} row{pluralize(tally.added)}"
+    text = f"{rows} added, {tally.skipped} already in the dataset (skipped)"
     if tally.sampled_out:
         text += f", {tally.sampled_out} left out by the sample"
     return text + "."
@@ -242,7 +245,8 @@ def _announce(request: HttpRequest, dataset: Dataset, outcome: services.ImportOu
     if outcome.job is not None:
         messages.info(
             request,
-            f"Importing {outcome.job.total} sessions into {dataset.name} in the background; "
+            f"Importing {outcome.job.total} session{pluralize(outcome.job.total)} "
+            f"into {dataset.name} in the background; "
             "follow it on the dataset page.",
         )
     elif outcome.tally is not None:

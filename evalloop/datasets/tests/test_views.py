@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from evalloop.chat.tests.factories import ChatbotFactory, SessionFactory
-from evalloop.datasets import services
+from evalloop.datasets import jobs, services
 from evalloop.datasets.models import Dataset, ImportJob, JobStatus, Mode, Origin
 from evalloop.datasets.tests.factories import DatasetFactory, RowFactory, vip_sessions
 
@@ -177,6 +177,19 @@ def test_a_failed_import_stays_visible_on_the_dataset_page(cast, login, dataset)
     assert "The import failed" in page
     assert "&lt;boom&gt;" in page
     assert page.count('class="card import-job"') == 1
+
+
+def test_one_row_reads_in_the_singular(cast, login, dataset):
+    RowFactory(dataset=dataset)
+    job = ImportJob.objects.create(dataset=dataset, status=JobStatus.DONE, rows_added=1)
+    client = login(cast.viewer)
+    page = client.get(url("dataset-detail", dataset.pk)).content.decode()
+    assert 'data-testid="row-count">1 row<' in page
+    assert "1 row added" in client.get(url("job", dataset.pk, job.pk)).content.decode()
+    assert jobs._job_title(job) == "Import into Golden finished: 1 row added, 0 already there."
+    ImportJob.objects.filter(pk=job.pk).update(status=JobStatus.FAILED, error="boom")
+    failed = client.get(url("job", dataset.pk, job.pk)).content.decode()
+    assert "The import failed after 1 row:" in failed
 
 
 # Rows by hand
@@ -392,7 +405,7 @@ def test_adding_selected_sessions_redirects_back_with_what_was_added(cast, login
         },
     )
     assert response.url == back
-    assert "1 rows added, 1 already in the dataset" in " ".join(flashes(response))
+    assert "1 row added, 1 already in the dataset" in " ".join(flashes(response))
     assert dataset.rows.count() == 2
 
 

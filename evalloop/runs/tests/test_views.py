@@ -353,6 +353,12 @@ def scored(cast, judge):
     return made
 
 
+def test_a_run_of_one_row_reads_in_the_singular(cast, login, cfg):
+    made = scenes.run(cfg, rows=1)
+    body = login(cast.viewer).get(url("run-detail", made.pk)).content.decode()
+    assert "1 row · 0 of 1 evaluation done" in body
+
+
 def test_the_run_page_shows_aggregates_then_results(cast, login, scored):
     body = login(cast.viewer).get(url("run-detail", scored.pk)).content.decode()
     assert body.index("Aggregates") < body.index("Results")
