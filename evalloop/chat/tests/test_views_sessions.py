@@ -48,8 +48,18 @@ def test_a_row_shows_count_tags_participant_and_end(cast, login, chatbot, url):
     services.end_session(session=session)
     content = login(cast.viewer).get(url).content.decode()
     assert session.participant in content
-    assert '<span class="pill">vip</span>' in content
+    assert '<span class="pill tag-chip" title="vip">vip</span>' in content
     assert "ended" in content
+
+
+def test_a_long_tag_is_cut_short_on_screen_with_its_full_name_in_the_title(
+    cast, login, chatbot, url
+):
+    [session] = sessions_at(chatbot, 1)
+    long = "escalated-to-the-second-line-because-" + "x" * 60
+    services.change_session_tags(session=session, add=[long])
+    content = login(cast.viewer).get(url).content.decode()
+    assert f'<span class="pill tag-chip" title="{long}">{long}</span>' in content
 
 
 def test_the_filter_in_the_url_narrows_the_list(cast, login, chatbot, url):
