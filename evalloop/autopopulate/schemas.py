@@ -18,6 +18,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from evalloop.autopopulate.models import Completion, Rule, Tick
+from evalloop.autopopulate.preview import DAYS, MAX_DAYS
 from evalloop.lib.inputs import Patch, Strict
 from evalloop.lib.moments import Timestamp
 
@@ -170,17 +171,17 @@ class TickOut(Schema):
 
 # Preview
 
-Days = Annotated[StrictInt, Field(ge=1, le=90, description="The preview's window, in days.")]
+Days = Annotated[StrictInt, Field(ge=1, le=MAX_DAYS, description="The preview's window, in days.")]
 
 
 class PreviewIn(Strict):
-    days: Days = 7
+    days: Days = DAYS
 
 
 class RulePreviewIn(RuleIn):
     """A rule as on creation, previewed without saving it."""
 
-    days: Days = 7
+    days: Days = DAYS
 
 
 class ExampleOut(Schema):

@@ -184,7 +184,8 @@ def test_the_cap_message_comes_from_a_real_tick(cast, login, make_rule, chatbot,
     assert "the daily cap of 1 evaluated rows was reached" in body
 
 
-def test_the_config_page_says_when_waiting_rows_run(cast, login, make_rule, chatbot, dataset):
+def _one_row_waiting(make_rule, chatbot, dataset):
+    """A config with a 10-minute interval: one delta run, then one row waiting for the next."""
     waiting = make_config(
         dataset, make_evaluator(dataset.team), auto_run_on_append=True, min_minutes_between_runs=10
     )
@@ -193,6 +194,11 @@ def test_the_config_page_says_when_waiting_rows_run(cast, login, make_rule, chat
     tick.tick(now=later())
     session(chatbot)
     tick.tick(now=later(minutes=1))
+    return waiting
+
+
+def test_the_config_page_says_when_waiting_rows_run(cast, login, make_rule, chatbot, dataset):
+    waiting = _one_row_waiting(make_rule, chatbot, dataset)
     assert PendingRow.objects.filter(config=waiting).count() == 1
     last = waiting.runs.filter(trigger=Trigger.RULE).get()
     after = timezone.localtime(last.created_at + timedelta(minutes=10))
@@ -204,14 +210,7 @@ def test_the_config_page_says_when_waiting_rows_run(cast, login, make_rule, chat
 
 
 def test_waiting_rows_say_when_nothing_will_run_them(cast, login, make_rule, chatbot, dataset):
-    waiting = make_config(
-        dataset, make_evaluator(dataset.team), auto_run_on_append=True, min_minutes_between_runs=10
-    )
-    make_rule()
-    session(chatbot)
-    tick.tick(now=later())
-    session(chatbot)
-    tick.tick(now=later(minutes=1))
+    waiting = _one_row_waiting(make_rule, chatbot, dataset)
     last = waiting.runs.filter(trigger=Trigger.RULE).get()
     waiting.runs.filter(pk=last.pk).update(created_at=last.created_at - timedelta(minutes=30))
     page = config_page(waiting)
