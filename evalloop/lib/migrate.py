@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 
 # Any fixed number: PostgreSQL advisory locks are named by integers.
 _ADVISORY_LOCK = 7_405_112
@@ -35,7 +36,20 @@ def _one_at_a_time() -> Iterator[None]:
             yield
 
 
+def pending() -> bool:
+    """Answer whether any migration is still to be applied to this database."""
+    executor = MigrationExecutor(connection)
+    return bool(executor.migration_plan(executor.loader.graph.leaf_nodes()))
+
+
 def migrate() -> None:
-    """Apply every pending migration, quietly."""
+    """Apply every pending migration, quietly; a database already up to date costs one read.
+
+    Every command starts here, so it must be cheap when there is nothing to do: Django's own
+    `migrate` would also run its post-migrate handlers, which read and write a database that
+    a running worker may be busy with.
+    """
+    if not pending():
+        return
     with _one_at_a_time():
         call_command("migrate", interactive=False, verbosity=0)
