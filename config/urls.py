@@ -3,9 +3,11 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from evalloop.api.urls import api
+from evalloop.web.health import health
 
 urlpatterns = [
     path("api/v1/", api.urls),
+    path("health/", health, name="health"),
     path("", include("evalloop.teams.urls")),
     path("notifications/", include("evalloop.notifications.urls")),
     path("chatbots/", include("evalloop.chat.urls")),
