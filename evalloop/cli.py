@@ -115,6 +115,8 @@ def _ensure_free(host: str, port: int) -> None:
 
 HOST = click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 PORT = click.option("--port", default=8000, type=click.IntRange(1, 65535), show_default=True)
+# How long `up` waits for its server to answer before it stops watching (the server goes on).
+SERVING_WAIT_SECONDS = 120
 
 
 @main.command()
@@ -133,10 +135,40 @@ def up(host: str, port: int) -> None:
         "worker": processes.worker(),
         "beat": processes.beat(),
     }
-    click.echo(f"evalloop: serving http://{host}:{port}/ with a worker and beat; Ctrl-C stops.")
+    click.echo("evalloop: starting the web server, a worker and beat; Ctrl-C stops them.")
+    ready = [f"evalloop: serving http://{host}:{port}/"]
     if not User.objects.exists():
-        click.echo("evalloop: no users yet; create one with `evalloop createuser`.")
+        ready.append("evalloop: no users yet; create one with `evalloop createuser`.")
+    _say_when_serving(host, port, ready)
     sys.exit(Supervisor(commands).run())
+
+
+def _say_when_serving(host: str, port: int, lines: Sequence[str]) -> None:
+    """Print `lines` once the web server answers its health check, not before.
+
+    The address printed any earlier would hang in a browser while the server starts.
+    """
+    import threading
+    import time
+    import urllib.request
+
+    probe = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    url = f"http://[{probe}]:{port}/health/" if ":" in probe else f"http://{probe}:{port}/health/"
+
+    def wait() -> None:
+        deadline = time.monotonic() + SERVING_WAIT_SECONDS
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    if response.status == 200:
+                        for line in lines:
+                            click.echo(line)
+                        return
+            except OSError:
+                pass
+            time.sleep(0.2)
+
+    threading.Thread(target=wait, name="say-when-serving", daemon=True).start()
 
 
 @main.command()
