@@ -7,6 +7,7 @@ from django import forms
 from evalloop.chat.models import Chatbot
 from evalloop.datasets.models import ROW_CONTENT_FIELDS, Dataset, Mode, Row
 from evalloop.lib.inputs import valid_id
+from evalloop.lib.sampling import IMPORT_SEED
 from evalloop.teams.access import team_objects
 from evalloop.teams.models import Team
 from evalloop.web.fields import JSONField
@@ -80,8 +81,15 @@ class CsvUploadForm(forms.Form):
     file = forms.FileField(label="CSV file")
 
 
+class RuleChoiceField(forms.ModelChoiceField):  # type: ignore[type-arg]
+    def label_from_instance(self, obj: Any) -> str:
+        return f"Rule {obj.pk} on {obj.chatbot.slug} (keeps {obj.sample_rate:.0%})"
+
+
 class ImportForm(forms.Form):
     """The import-by-filter form; the filter itself travels in the query string."""
+
+    FORM_ID = "import-pick"
 
     chatbot = forms.ModelChoiceField(queryset=Chatbot.objects.none(), to_field_name="slug")
     sample_percent = forms.DecimalField(
@@ -90,12 +98,36 @@ class ImportForm(forms.Form):
         min_value=0.01,
         max_value=100,
         decimal_places=2,
-        help_text="Leave empty to import every match; 10 takes a random tenth.",
+        help_text="Leave empty to import every match; 10 keeps a tenth of them.",
+        error_messages={
+            "min_value": "Give a percentage above 0, or leave it empty to import every match.",
+            "max_value": "At most 100 (every match).",
+            "max_decimal_places": "At most two decimals, such as 0.25.",
+            "invalid": "Give a number, such as 10.",
+        },
+    )
+    sample_as_rule = RuleChoiceField(
+        queryset=Dataset.objects.none(),
+        required=False,
+        label="Sample as",
+        empty_label="the import's own sample",
+        help_text="Pick one of this dataset's rules to keep exactly what that rule keeps at "
+        "this rate.",
     )
 
-    def __init__(self, *args: Any, team: Team, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, team: Team, dataset: Dataset, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["chatbot"].queryset = team_objects(Chatbot, team)  # type: ignore[attr-defined]
+        rules = dataset.rules.select_related("chatbot").order_by("pk")
+        self.fields["sample_as_rule"].queryset = rules  # type: ignore[attr-defined]
+        for field in self.fields.values():
+            # The fields sit around the filter builder, each tied to the one form by its id.
+            field.widget.attrs["form"] = self.FORM_ID
+
+    @property
+    def sample_seed(self) -> int | str:
+        rule = self.cleaned_data.get("sample_as_rule")
+        return rule.pk if rule is not None else IMPORT_SEED
 
     @property
     def sample_rate(self) -> float | None:

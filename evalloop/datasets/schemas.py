@@ -98,6 +98,9 @@ class ImportIn(Strict):
     chatbot: str | None = None
     filter: list[Any] | None = None
     sample_rate: float | None = Field(None, gt=0, le=1)
+    sample_as_rule: int | None = Field(
+        None, description="A rule of this dataset: the sample keeps what it keeps at this rate."
+    )
 
 
 class ImportCountOut(Schema):

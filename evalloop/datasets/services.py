@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -37,7 +36,9 @@ from evalloop.datasets.snapshots import (
 from evalloop.filters import Filter, Target, apply_filter, parse_filter
 from evalloop.lib import busy
 from evalloop.lib.errors import Conflict
+from evalloop.lib.inputs import valid_id
 from evalloop.lib.locking import lock_or_404
+from evalloop.lib.sampling import IMPORT_SEED, sampled_in
 from evalloop.runs.models import Run
 from evalloop.teams.access import team_objects
 from evalloop.teams.models import Team, User
@@ -173,6 +174,8 @@ class Selection:
     chatbot: Chatbot | None = None
     filter: Filter | None = None
     sample_rate: float | None = None
+    # Whose sample: a rule's id keeps exactly the sources that rule keeps at the same rate.
+    sample_seed: int | str = IMPORT_SEED
 
     def sessions(self) -> Any:
         found = team_objects(Session, self.team)
@@ -188,6 +191,7 @@ class Selection:
             "chatbot_id": self.chatbot.pk if self.chatbot else None,
             "filter": self.filter.to_json() if self.filter else [],
             "sample_rate": self.sample_rate,
+            "sample_seed": self.sample_seed,
         }
 
 
@@ -209,14 +213,34 @@ def select_sessions(*, team: Team, session_ids: Iterable[int]) -> Selection:
 
 
 def select_matching(
-    *, team: Team, chatbot: Chatbot, filter: Filter | None, sample_rate: float | None = None
+    *,
+    team: Team,
+    chatbot: Chatbot,
+    filter: Filter | None,
+    sample_rate: float | None = None,
+    sample_seed: int | str = IMPORT_SEED,
 ) -> Selection:
-    """A selection of what `filter` matches on `chatbot`, optionally sampled (0 < rate <= 1)."""
+    """A selection of what `filter` matches on `chatbot`, optionally sampled (0 < rate <= 1).
+
+    The sample is the rules' deterministic one (`lib/sampling.py`): with a rule's id as
+    `sample_seed` it keeps exactly the sources that rule keeps at the same rate.
+    """
     if chatbot.team_id != team.pk:
         raise ValidationError({"chatbot": "No such chatbot in this team."})
     if sample_rate is not None and not 0 < sample_rate <= 1:
         raise ValidationError({"sample_rate": "Must be more than 0 and at most 1."})
-    return Selection(team=team, chatbot=chatbot, filter=filter, sample_rate=sample_rate)
+    return Selection(
+        team=team, chatbot=chatbot, filter=filter, sample_rate=sample_rate, sample_seed=sample_seed
+    )
+
+
+def sample_seed(*, dataset: Dataset, rule_id: int | None) -> int | str:
+    """The seed of an import's sample: one of the dataset's rules, or the imports' own."""
+    if rule_id is None:
+        return IMPORT_SEED
+    if not valid_id(rule_id) or not dataset.rules.filter(pk=rule_id).exists():
+        raise ValidationError({"sample_as_rule": "This dataset has no such rule."})
+    return rule_id
 
 
 @dataclass(frozen=True)
@@ -252,11 +276,17 @@ class ImportOutcome:
     job: ImportJob | None = None
 
 
-def sampler(sample_rate: float | None) -> Keep | None:
-    if sample_rate is None or sample_rate >= 1:
+def sampler(selection: Selection) -> Keep | None:
+    """Keep a row by its source as rules do: the AI reply in message mode, else the session."""
+    rate = selection.sample_rate
+    if rate is None or rate >= 1:
         return None
-    draw = random.Random()
-    return lambda: draw.random() < sample_rate
+
+    def keep(row: Row) -> bool:
+        source = row.source_ai_message_id or row.source_session_id or 0
+        return sampled_in(seed=selection.sample_seed, source_id=source, rate=rate)
+
+    return keep
 
 
 def import_sessions(
@@ -278,9 +308,7 @@ def import_sessions(
         sessions += len(ids)
     with transaction.atomic():
         lock_dataset(dataset)
-        tally = add_new_rows(
-            dataset=dataset, candidates=candidates, keep=sampler(selection.sample_rate)
-        )
+        tally = add_new_rows(dataset=dataset, candidates=candidates, keep=sampler(selection))
     tally.sessions = sessions
     return ImportOutcome(tally=tally)
 
@@ -313,7 +341,13 @@ def selection_from_params(team: Team, params: Mapping[str, Any]) -> Selection:
         return Selection(team=team, session_ids=tuple(params["session_ids"]))
     chatbot = team_objects(Chatbot, team).get(pk=params["chatbot_id"])
     flt = parse_filter(params.get("filter") or [], target=Target.SESSION)
-    return Selection(team=team, chatbot=chatbot, filter=flt, sample_rate=params.get("sample_rate"))
+    return Selection(
+        team=team,
+        chatbot=chatbot,
+        filter=flt,
+        sample_rate=params.get("sample_rate"),
+        sample_seed=params.get("sample_seed", IMPORT_SEED),
+    )
 
 
 # CSV

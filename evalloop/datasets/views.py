@@ -36,6 +36,7 @@ from evalloop.filters import (
     read_filter_request,
 )
 from evalloop.lib.errors import Conflict
+from evalloop.lib.sampling import IMPORT_SEED
 from evalloop.teams.access import get_for_team_or_404, team_objects
 from evalloop.teams.decorators import TeamRequest, team_view
 from evalloop.teams.permissions import Action
@@ -269,14 +270,18 @@ def _import(
 
 
 def _matching(
-    request: TeamRequest, chatbot: Chatbot, querystring: str, sample_rate: float | None = None
+    request: TeamRequest, chatbot: Chatbot, querystring: str, form: ImportForm | None = None
 ) -> services.Selection:
     try:
         flt = filter_from_querystring(querystring, target=Target.SESSION)
     except FilterError as exc:
         raise ValidationError(f"The filter is invalid: {exc}") from None
     return services.select_matching(
-        team=request.team, chatbot=chatbot, filter=flt, sample_rate=sample_rate
+        team=request.team,
+        chatbot=chatbot,
+        filter=flt,
+        sample_rate=form.sample_rate if form else None,
+        sample_seed=form.sample_seed if form else IMPORT_SEED,
     )
 
 
@@ -289,7 +294,8 @@ def import_matching(request: TeamRequest, pk: int) -> HttpResponse:
     state = read_filter_request(request, target=Target.SESSION)
     if state.redirect_to:
         return redirect(state.redirect_to)
-    form = ImportForm(request.GET if "chatbot" in request.GET else None, team=request.team)
+    data = request.GET if "chatbot" in request.GET else None
+    form = ImportForm(data, team=request.team, dataset=dataset)
     count = None
     if form.is_valid() and not state.errors:
         selection = services.select_matching(
@@ -297,6 +303,7 @@ def import_matching(request: TeamRequest, pk: int) -> HttpResponse:
             chatbot=form.cleaned_data["chatbot"],
             filter=state.filter,
             sample_rate=form.sample_rate,
+            sample_seed=form.sample_seed,
         )
         count = services.count_import(dataset=dataset, selection=selection)
     context = {"dataset": dataset, "form": form, "filter_state": state, "count": count}
@@ -304,15 +311,12 @@ def import_matching(request: TeamRequest, pk: int) -> HttpResponse:
 
 
 def _confirm_import(request: TeamRequest, dataset: Dataset) -> HttpResponse:
-    form = ImportForm(request.POST, team=request.team)
+    form = ImportForm(request.POST, team=request.team, dataset=dataset)
     problem: ValidationError | None = ValidationError(_form_text(form))
     if form.is_valid():
         try:
             selection = _matching(
-                request,
-                form.cleaned_data["chatbot"],
-                request.POST.get("filter", ""),
-                form.sample_rate,
+                request, form.cleaned_data["chatbot"], request.POST.get("filter", ""), form
             )
         except ValidationError as exc:
             problem = exc

@@ -309,6 +309,25 @@ def test_the_import_page_counts_before_confirming(cast, login, dataset, chatbot)
     assert "3 rows added, 0 already in the dataset" in " ".join(flashes(response))
 
 
+def test_adding_a_filter_keeps_the_chosen_chatbot_and_sample(cast, login, dataset, chatbot):
+    vip_sessions(chatbot, 2)
+    SessionFactory(chatbot=chatbot)
+    client = login(cast.editor)
+    added = client.get(
+        url("import", dataset.pk),
+        {"chatbot": "support", "sample_percent": "50", "field": "tags", "op": "any_of"}
+        | {"value": "vip", "add": "1"},
+    )
+    assert "chatbot=support" in added.url and "sample_percent=50" in added.url
+    page = client.get(added.url).content.decode()
+    assert 'value="support" selected' in page
+    assert "<strong>2</strong> sessions match the filters" in page
+    # The count comes after the filters it reflects, and the builder carries the form along.
+    assert page.index('class="filter-builder') < page.index('data-testid="import-count"')
+    assert 'data-filter-carries="import-pick"' in page
+    assert page.count('form="import-pick"') >= 3  # chatbot, sample, count button
+
+
 def test_the_import_page_shows_a_sampled_estimate(cast, login, dataset, chatbot):
     vip_sessions(chatbot, 10)
     page = login(cast.editor).get(
