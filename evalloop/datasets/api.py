@@ -232,7 +232,9 @@ def get_job(request: HttpRequest, dataset_id: int, job_id: int) -> ImportJob:
     response={200: CsvOut, **answers(403)},
     summary="Upload rows as CSV (multipart field `file`)",
     description="All or nothing: any invalid row answers 422 listing each problem by row "
-    "and column, and nothing is written. A row with an `id` updates that row.",
+    "and column, and nothing is written. A row with an `id` updates that row, unless its "
+    "cells say what the row already holds (`rows_unchanged`): a downloaded file uploads back "
+    "unchanged.",
 )
 def upload_csv(request: HttpRequest, dataset_id: int, file: File[UploadedFile]) -> CsvOut:
     dataset = _dataset(request, dataset_id, Action.EDIT)
@@ -240,7 +242,9 @@ def upload_csv(request: HttpRequest, dataset_id: int, file: File[UploadedFile]) 
         written = services.upload_csv(dataset=dataset, file=file)
     except csvio.CsvInvalid as exc:
         raise ValidationError(csv_errors(exc)) from None
-    return CsvOut(rows_added=written.added, rows_updated=written.updated)
+    return CsvOut(
+        rows_added=written.added, rows_updated=written.updated, rows_unchanged=written.unchanged
+    )
 
 
 def csv_errors(exc: csvio.CsvInvalid) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import codecs
 import csv
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -175,6 +175,7 @@ class Plan:
 class Written:
     added: int
     updated: int
+    unchanged: int = 0  # rows with an id whose cells say what the row already holds
 
 
 def _records(file: IO[bytes]) -> Iterator[tuple[int, list[str]]]:
@@ -347,12 +348,14 @@ class Undo:
     previous: list[Row] = field(default_factory=list)
     fields: list[str] = field(default_factory=list)
     updated: int = 0
+    unchanged: int = 0
 
     def __iadd__(self, other: Undo) -> Undo:
         self.added += other.added
         self.previous += other.previous
         self.fields = other.fields
         self.updated += other.updated
+        self.unchanged += other.unchanged
         return self
 
     def apply(self) -> None:
@@ -365,25 +368,38 @@ class Undo:
 def write_batch(
     batch: list[tuple[int | None, dict[str, Any]]], *, dataset: Dataset, plan: Plan
 ) -> Undo:
-    """Write one batch of a validated file: new rows in bulk, rows with an id updated in bulk."""
+    """Write one batch of a validated file: new rows in bulk, rows with an id updated in bulk.
+
+    A row whose cells say what it already holds is left alone (not marked edited), so a
+    downloaded file uploads back without touching anything.
+    """
     new = [
         Row(dataset=dataset, origin=Origin.CSV, **values) for rid, values in batch if rid is None
     ]
-    changed = _updates(dataset, batch)
     fields = [*plan.columns.fields, "edited_at"]
-    previous = list(dataset.rows.filter(pk__in=[row.pk for row in changed]).only(*fields))
+    wanted = {row_id: values for row_id, values in batch if row_id is not None}
+    stored = dataset.rows.filter(pk__in=list(wanted)).only(*fields)
+    previous = [row for row in stored if _differs(row, wanted[row.pk])]
+    now = timezone.now()
+    changed = [Row(pk=row.pk, dataset=dataset, edited_at=now, **wanted[row.pk]) for row in previous]
     insert_rows(new)
     if changed:
         Row.objects.bulk_update(changed, fields)
     return Undo(
-        added=[row.pk for row in new], previous=previous, fields=fields, updated=len(changed)
+        added=[row.pk for row in new],
+        previous=previous,
+        fields=fields,
+        updated=len(changed),
+        unchanged=len(wanted) - len(changed),
     )
 
 
-def _updates(dataset: Dataset, batch: Iterable[tuple[int | None, dict[str, Any]]]) -> list[Row]:
-    now = timezone.now()
-    return [
-        Row(pk=row_id, dataset=dataset, edited_at=now, **values)
-        for row_id, values in batch
-        if row_id is not None
-    ]
+def _differs(row: Row, values: dict[str, Any]) -> bool:
+    """Whether the cells' values change the row: compared as JSON, so 1, 1.0 and true differ."""
+    return any(
+        _canonical(getattr(row, name)) != _canonical(value) for name, value in values.items()
+    )
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)

@@ -147,3 +147,4 @@ class CopyOut(Schema):
 class CsvOut(Schema):
     rows_added: int
     rows_updated: int
+    rows_unchanged: int

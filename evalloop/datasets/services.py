@@ -370,7 +370,7 @@ def upload_csv(*, dataset: Dataset, file: IO[bytes]) -> csvio.Written:
     except BaseException:
         _undo_upload(dataset, undo)
         raise
-    return csvio.Written(added=len(undo.added), updated=undo.updated)
+    return csvio.Written(added=len(undo.added), updated=undo.updated, unchanged=undo.unchanged)
 
 
 def _write_csv_batch(

@@ -202,11 +202,15 @@ def csv_upload(request: TeamRequest, pk: int) -> HttpResponse:
         except csvio.CsvInvalid as exc:
             problems = exc
         else:
-            rows = f"{written.added} row{pluralize(written.added)}"
-            messages.success(request, f"{rows} added, {written.updated} updated.")
+            messages.success(request, _written_text(written))
             return redirect("datasets:dataset-detail", pk=dataset.pk)
     context = {"dataset": dataset, "form": form, "problems": problems}
     return render(request, "datasets/csv_upload.html", context)
+
+
+def _written_text(written: csvio.Written) -> str:
+    text = f"{written.added} row{pluralize(written.added)} added, {written.updated} updated"
+    return text + (f", {written.unchanged} unchanged." if written.unchanged else ".")
 
 
 # Copies

@@ -245,7 +245,19 @@ def test_a_csv_upload_adds_rows_or_answers_422_per_row(api, dataset):
     assert locs(response) == [["file", "file", 3, "history"]]
     assert not dataset.rows.exists()
     good = SimpleUploadedFile("rows.csv", b"input,output\nq,a\n", "text/csv")
-    assert client.post(path, {"file": good}).json() == {"rows_added": 1, "rows_updated": 0}
+    assert client.post(path, {"file": good}).json() == {
+        "rows_added": 1,
+        "rows_updated": 0,
+        "rows_unchanged": 0,
+    }
+    row = dataset.rows.get()
+    same = SimpleUploadedFile("rows.csv", f"id,input,output\n{row.pk},q,a\n".encode(), "text/csv")
+    assert client.post(path, {"file": same}).json() == {
+        "rows_added": 0,
+        "rows_updated": 0,
+        "rows_unchanged": 1,
+    }
+    assert not dataset.rows.get().edited
 
 
 def test_a_csv_upload_that_finds_the_database_busy_is_503_and_writes_nothing(

@@ -57,7 +57,8 @@ def test_an_import_sampled_as_a_rule_keeps_what_the_rule_keeps(chatbot, mode):
     tick.tick_rule(rule_id=rule.pk, now=later())
     by_import, tally = imported(chatbot, mode, 0.4, seed=rule.pk)
     assert sources(by_import) == sources(by_rule)
-    assert 0 < tally.added < 60 and tally.sampled_out > 0
+    assert 0 < tally.added < 60
+    assert tally.sampled_out > 0
 
 
 def test_importing_again_at_the_same_rate_keeps_the_same_sessions(chatbot):
@@ -86,7 +87,6 @@ def test_reimporting_a_sample_into_the_same_dataset_adds_nothing(chatbot):
     assert (again.added, again.skipped, again.sampled_out) == (0, first.added, first.sampled_out)
 
 
-
 def ruled_dataset(chatbot, rate):
     dataset = DatasetFactory(team=chatbot.team, name="Golden", mode=Mode.SESSION)
     return dataset, rules.create_rule(dataset=dataset, chatbot=chatbot, sample_rate=rate)
@@ -94,9 +94,7 @@ def ruled_dataset(chatbot, rate):
 
 def kept_by(rule, chatbot):
     return {
-        pk
-        for pk in chatbot.sessions.values_list("pk", flat=True)
-        if tick.sampled_in(rule, (pk, 0))
+        pk for pk in chatbot.sessions.values_list("pk", flat=True) if tick.sampled_in(rule, (pk, 0))
     }
 
 

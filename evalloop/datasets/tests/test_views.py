@@ -252,6 +252,23 @@ def test_a_csv_upload_adds_rows_or_reports_every_problem(cast, login, dataset):
     assert dataset.rows.count() == 1
 
 
+def test_a_downloaded_csv_uploads_back_with_nothing_edited_or_added(cast, login, dataset):
+    rows = [RowFactory(dataset=dataset, input=f"q{i}", context={"n": i}) for i in range(3)]
+    client = login(cast.editor)
+    text = b"".join(client.get(url("csv-download", dataset.pk)).streaming_content)
+    unchanged = io.BytesIO(text)
+    unchanged.name = "golden.csv"
+    response = client.post(url("csv-upload", dataset.pk), {"file": unchanged})
+    assert flashes(response) == ["0 rows added, 0 updated, 3 unchanged."]
+    assert dataset.rows.count() == 3
+    assert not dataset.rows.filter(edited_at__isnull=False).exists()
+    changed = io.BytesIO(text.replace(b"q1", b"q1 edited"))
+    changed.name = "golden.csv"
+    response = client.post(url("csv-upload", dataset.pk), {"file": changed})
+    assert flashes(response)[-1] == "0 rows added, 1 updated, 2 unchanged."
+    assert list(dataset.rows.filter(edited_at__isnull=False)) == [rows[1]]
+
+
 def test_the_csv_download_streams_the_rows(cast, login, dataset):
     RowFactory(dataset=dataset, input="q1")
     response = login(cast.viewer).get(url("csv-download", dataset.pk))
@@ -318,7 +335,8 @@ def test_adding_a_filter_keeps_the_chosen_chatbot_and_sample(cast, login, datase
         {"chatbot": "support", "sample_percent": "50", "field": "tags", "op": "any_of"}
         | {"value": "vip", "add": "1"},
     )
-    assert "chatbot=support" in added.url and "sample_percent=50" in added.url
+    assert "chatbot=support" in added.url
+    assert "sample_percent=50" in added.url
     page = client.get(added.url).content.decode()
     assert 'value="support" selected' in page
     assert "<strong>2</strong> sessions match the filters" in page
