@@ -272,8 +272,8 @@ def download_csv(request: HttpRequest, dataset_id: int) -> StreamingHttpResponse
     "/datasets/{dataset_id}/copy",
     response={200: CopyOut, **answers(403)},
     summary="Copy rows into another dataset of the same mode",
-    description="All rows, or those of `row_ids`. Rows whose source the target already "
-    "holds are skipped and counted.",
+    description="All rows, or those of `row_ids`. Rows the target already holds a copy of, "
+    "and rows whose source it already holds, are skipped and counted.",
 )
 def copy_rows(request: HttpRequest, dataset_id: int, body: CopyIn) -> CopyOut:
     source = _dataset(request, dataset_id, Action.EDIT)

@@ -158,6 +158,11 @@ class Row(models.Model):
         related_name="rows",
         db_index=False,
     )
+    # A copy's original: the row it was copied from, or that row's own original, so a copy of
+    # a copy names the first row and copying again skips what the target already holds.
+    copied_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
     created_at = models.DateTimeField(default=timezone.now)
     edited_at = models.DateTimeField(null=True, blank=True)
 
@@ -171,6 +176,12 @@ class Row(models.Model):
             models.Index(fields=["dataset", "source_session"], name="row_dataset_source_idx"),
             # a rule's rows (its count, and unlinking them when it goes); most rows have none
             models.Index(fields=["rule"], condition=Q(rule__isnull=False), name="row_rule_idx"),
+            # copies of a row (copying skips them; deleting the row unlinks them); most have none
+            models.Index(
+                fields=["copied_from"],
+                condition=Q(copied_from__isnull=False),
+                name="row_copied_from_idx",
+            ),
         ]
         ordering = ["-id"]
 
@@ -180,6 +191,11 @@ class Row(models.Model):
     @property
     def edited(self) -> bool:
         return self.edited_at is not None
+
+    @property
+    def original_id(self) -> int:
+        """The row a copy of this row names as its original."""
+        return self.copied_from_id or self.pk
 
     @property
     def source_pair(self) -> tuple[int | None, int | None]:

@@ -86,6 +86,9 @@ class RowOut(Schema):
     source_session: SourceSessionOut | None
     source_human_message_id: int | None
     source_ai_message_id: int | None
+    copied_from_id: int | None = Field(
+        description="For a copy: the row first copied (a copy of a copy names the original)."
+    )
     edited: bool
     edited_at: datetime | None
     created_at: datetime

@@ -412,6 +412,7 @@ def _copy_of(row: Row, target: Dataset) -> Row:
         source_session_id=row.source_session_id,
         source_human_message_id=row.source_human_message_id,
         source_ai_message_id=row.source_ai_message_id,
+        copied_from_id=row.original_id,
         **{name: getattr(row, name) for name in ROW_CONTENT_FIELDS},
     )
 
@@ -435,10 +436,10 @@ def _check_copy(source: Dataset, target: Dataset, row_ids: list[int] | None) -> 
 def copy_rows(*, source: Dataset, target: Dataset, row_ids: list[int] | None = None) -> Tally:
     """Copy rows (all, or the given ones) into a dataset of the same mode.
 
-    Rows whose source the target already holds are skipped; rows without a source
-    (added by hand or by CSV) are always copied. The copies are written a chunk per short
-    transaction; if a chunk fails, the copies already made are deleted before the error
-    goes on.
+    Skipped: a row the target already holds a copy of (or is the original of), and a row
+    whose source (session, or message pair) the target already holds. The copies are
+    written a chunk per short transaction; if a chunk fails, the copies already made are
+    deleted before the error goes on.
     """
     _check_copy(source, target, row_ids)
     rows = source.rows.all() if row_ids is None else source.rows.filter(pk__in=row_ids)
@@ -475,11 +476,20 @@ def _row_chunks(rows: Any) -> Iterable[list[Row]]:
         last = chunk[-1].pk
 
 
+def copied_already(target: Dataset, originals: Iterable[int]) -> set[int]:
+    """The originals among `originals` that `target` holds, as themselves or as a copy."""
+    wanted = sorted(set(originals))
+    copies = target.rows.order_by().filter(copied_from_id__in=wanted)
+    held = target.rows.order_by().filter(pk__in=wanted)
+    return {*copies.values_list("copied_from_id", flat=True), *held.values_list("pk", flat=True)}
+
+
 def _copy_chunk(chunk: list[Row], target: Dataset, added: list[int]) -> Tally:
     with transaction.atomic():
         lock_dataset(target)
         sessions = {row.source_session_id for row in chunk if row.source_session_id}
         present = existing_sources(target, sessions)
+        copied = copied_already(target, (row.original_id for row in chunk))
         copies = []
         for row in chunk:
             key = source_key(
@@ -488,10 +498,12 @@ def _copy_chunk(chunk: list[Row], target: Dataset, added: list[int]) -> Tally:
                 row.source_human_message_id,
                 row.source_ai_message_id,
             )
-            if key is None or key not in present:
-                copies.append(_copy_of(row, target))
-                if key is not None:
-                    present.add(key)
+            if row.original_id in copied or (key is not None and key in present):
+                continue
+            copies.append(_copy_of(row, target))
+            copied.add(row.original_id)
+            if key is not None:
+                present.add(key)
         insert_rows(copies)
     added += [copy.pk for copy in copies]  # committed: theirs to undo from now on
     return Tally(added=len(copies), skipped=len(chunk) - len(copies))

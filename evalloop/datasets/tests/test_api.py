@@ -300,6 +300,9 @@ def test_rows_are_copied_into_a_dataset_of_the_same_mode(api, cast, dataset):
     path = f"/datasets/{dataset.pk}/copy"
     response = client.post(path, {"target": target.pk, "row_ids": [rows[0].pk]})
     assert response.json() == {"rows_added": 1, "skipped": 0}
+    assert client.post(path, {"target": target.pk}).json() == {"rows_added": 1, "skipped": 1}
+    copy = client.get(f"/datasets/{target.pk}/rows").json()["items"][-1]
+    assert copy["copied_from_id"] == rows[0].pk
     session_mode = DatasetFactory(team=cast.team, mode=Mode.SESSION)
     assert client.post(path, {"target": session_mode.pk}).status_code == 422
     theirs = DatasetFactory(team=cast.other_team, mode=Mode.MESSAGE)

@@ -249,7 +249,7 @@ def test_a_cell_reads_back_the_value_it_was_written_from(value):
 def test_an_unchanged_download_uploads_back_without_marking_a_row_edited(dataset):
     rows = [
         RowFactory(dataset=dataset, input="=1+2", context={"n": 1, "f": 1.5, "ok": True}),
-        RowFactory(dataset=dataset, history=[{"role": "ai", "content": "a,\n\"b\""}]),
+        RowFactory(dataset=dataset, history=[{"role": "ai", "content": 'a,\n"b"'}]),
         RowFactory(dataset=dataset, state={"deep": {"list": [1, None, "x"]}}, output="'tis"),
     ]
     text = "".join(csvio.stream(dataset))

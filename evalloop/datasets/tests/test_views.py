@@ -294,8 +294,11 @@ def test_an_editor_copies_ticked_or_all_rows(cast, login, dataset):
     response = client.post(url("copy", dataset.pk), {"target": target.pk, "row": [rows[0].pk]})
     assert response.url == url("dataset-detail", dataset.pk)
     assert target.rows.count() == 1
-    client.post(url("copy", dataset.pk), {"target": target.pk, "all_rows": "on"})
-    assert target.rows.count() == 4
+    response = client.post(url("copy", dataset.pk), {"target": target.pk, "all_rows": "on"})
+    assert target.rows.count() == 3
+    assert flashes(response)[-1] == (
+        "Copied into Target: 2 rows added, 1 already in the dataset (skipped)."
+    )
 
 
 def test_copying_into_another_mode_is_refused(cast, login, dataset):
