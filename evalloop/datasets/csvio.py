@@ -182,7 +182,7 @@ def _records(file: IO[bytes]) -> Iterator[tuple[int, list[str]]]:
     file.seek(0)
     reader = csvsafe.reader(codecs.iterdecode(file, "utf-8-sig"))
     for number, cells in enumerate(reader, start=1):
-        if cells:
+        if any(cells):  # a blank line, or one of empty cells as spreadsheets leave at the end
             yield number, cells
 
 
@@ -192,7 +192,10 @@ def _column_problem(name: str, seen: set[str]) -> str | None:
     prefix, dot, key = name.partition(".")
     if name in ("id", *TEXT_COLUMNS, "history") or (dot and prefix in MAPPINGS and key):
         return None
-    return "unknown column (see the CSV format in the docs)"
+    return (
+        "unknown column: use id, input, output, expected_output, history, "
+        "context.<key>, participant_data.<key> or state.<key>"
+    )
 
 
 def _read_columns(records: Iterator[tuple[int, list[str]]]) -> Plan:
@@ -287,6 +290,15 @@ def _check_ids(plan: Plan, number: int, row_id: int | None) -> None:
     plan.update_rows.setdefault(row_id, number)
 
 
+def _check_record(plan: Plan, number: int, cells: list[str]) -> None:
+    found = len(plan.problems) + plan.more
+    row_id, values = _parse_record(plan, number, cells)
+    _check_ids(plan, number, row_id)
+    clean = len(plan.problems) + plan.more == found  # one problem a row is enough
+    if clean and row_id is None and not Row(**values).has_content():
+        plan.problem(number, None, "nothing in it: a new row needs some content")
+
+
 def _check_rows_exist(plan: Plan, dataset: Dataset) -> None:
     wanted = list(plan.update_rows)
     for start in range(0, len(wanted), BATCH):
@@ -314,8 +326,7 @@ def validate(file: IO[bytes], *, dataset: Dataset) -> Plan:
         plan = _read_columns(records)
         if not plan.problems:
             for number, cells in records:
-                row_id, _ = _parse_record(plan, number, cells)
-                _check_ids(plan, number, row_id)
+                _check_record(plan, number, cells)
     except UnicodeDecodeError:
         raise CsvInvalid([Problem(None, None, "The file is not UTF-8 text.")]) from None
     except csv.Error as exc:

@@ -78,10 +78,17 @@ class RowForm(forms.ModelForm):
 
 
 class CsvUploadForm(forms.Form):
-    file = forms.FileField(label="CSV file")
+    file = forms.FileField(
+        label="CSV file",
+        error_messages={
+            "required": "Choose a CSV file to upload.",
+            "empty": "The file is empty.",
+            "invalid": "That is not a file: choose a CSV file to upload.",
+        },
+    )
 
 
-class RuleChoiceField(forms.ModelChoiceField):  # type: ignore[type-arg]
+class RuleChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Any) -> str:
         return f"Rule {obj.pk} on {obj.chatbot.slug} (keeps {obj.sample_rate:.0%})"
 
@@ -91,7 +98,14 @@ class ImportForm(forms.Form):
 
     FORM_ID = "import-pick"
 
-    chatbot = forms.ModelChoiceField(queryset=Chatbot.objects.none(), to_field_name="slug")
+    chatbot = forms.ModelChoiceField(
+        queryset=Chatbot.objects.none(),
+        to_field_name="slug",
+        error_messages={
+            "required": "Pick the chatbot whose sessions to import.",
+            "invalid_choice": "This team has no such chatbot.",
+        },
+    )
     sample_percent = forms.DecimalField(
         label="Sample (%)",
         required=False,
@@ -136,28 +150,52 @@ class ImportForm(forms.Form):
 
 
 class CopyForm(forms.Form):
-    target = forms.ModelChoiceField(queryset=Dataset.objects.none(), label="Into dataset")
+    target = forms.ModelChoiceField(
+        queryset=Dataset.objects.none(),
+        label="Into dataset",
+        error_messages={
+            "required": "Pick the dataset to copy the rows into.",
+            "invalid_choice": "Rows copy only into another dataset of this team and mode.",
+        },
+    )
     row = IdListField()
     all_rows = forms.BooleanField(required=False)
 
     def __init__(self, *args: Any, source: Dataset, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.source = source
         targets = Dataset.objects.filter(team_id=source.team_id, mode=source.mode)
         self.fields["target"].queryset = targets.exclude(pk=source.pk)  # type: ignore[attr-defined]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        if not data.get("all_rows") and not data.get("row"):
+        if data.get("all_rows"):
+            return data
+        if not data.get("row"):
             raise forms.ValidationError("Tick the rows to copy, or copy all rows.")
+        held = self.source.rows.filter(pk__in=data["row"]).count()
+        if held < len(data["row"]):
+            raise forms.ValidationError(
+                "Some ticked rows were deleted meanwhile: reload the page and tick again."
+            )
         return data
 
 
 class AddSessionsForm(forms.Form):
     """The sessions list's "Add to dataset": picked sessions, or every session a filter matches."""
 
-    dataset = forms.ModelChoiceField(queryset=Dataset.objects.none())
+    dataset = forms.ModelChoiceField(
+        queryset=Dataset.objects.none(),
+        error_messages={
+            "required": "Pick the dataset to add the sessions to.",
+            "invalid_choice": "This team has no such dataset.",
+        },
+    )
     chatbot = forms.ModelChoiceField(
-        queryset=Chatbot.objects.none(), to_field_name="slug", widget=forms.HiddenInput
+        queryset=Chatbot.objects.none(),
+        to_field_name="slug",
+        widget=forms.HiddenInput,
+        error_messages={"invalid_choice": "This team has no such chatbot."},
     )
     filter = forms.CharField(required=False, widget=forms.HiddenInput)
     session = IdListField()

@@ -116,11 +116,16 @@ def delete_dataset(*, dataset: Dataset) -> None:
 # Rows by hand
 
 
+EMPTY_ROW = "A row needs some content: fill in at least one field."
+
+
 def _clean_row(row: Row) -> Row:
     try:
         row.clean_fields(exclude=_NOT_CONTENT)
     except ValidationError as exc:
         raise ValidationError(exc.message_dict) from None
+    if not row.has_content():
+        raise ValidationError(EMPTY_ROW)
     return row
 
 

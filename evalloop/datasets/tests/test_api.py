@@ -146,6 +146,20 @@ def test_invalid_row_content_is_422_naming_the_field(api, dataset):
     assert not dataset.rows.exists()
 
 
+def test_an_empty_row_is_422_and_changes_nothing(api, dataset):
+    client = api(Role.EDITOR)
+    for body in ({}, {"input": "  ", "history": [], "context": {}}):
+        empty = client.post(f"/datasets/{dataset.pk}/rows", body)
+        assert empty.status_code == 422
+        assert empty.json()["detail"] == [{"loc": [], "msg": services.EMPTY_ROW}]
+    assert not dataset.rows.exists()
+    row = RowFactory(dataset=dataset, input="", output="only this")
+    emptied = client.patch(f"/datasets/{dataset.pk}/rows/{row.pk}", {"output": ""})
+    assert emptied.status_code == 422
+    row.refresh_from_db()
+    assert (row.output, row.edited) == ("only this", False)
+
+
 def test_a_row_of_another_dataset_is_404(api, cast, dataset):
     other = RowFactory(dataset=DatasetFactory(team=cast.team))
     assert api(Role.VIEWER).get(f"/datasets/{dataset.pk}/rows/{other.pk}").status_code == 404

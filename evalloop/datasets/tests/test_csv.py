@@ -170,8 +170,18 @@ def test_files_that_are_not_utf8_csv_are_refused(dataset):
 
 
 def test_a_byte_order_mark_and_blank_lines_are_fine(dataset):
-    written = upload(dataset, "\ufeffinput,output\n\nq,a\n")
+    written = upload(dataset, "\ufeffinput,output\n\nq,a\n,\n")
     assert written.added == 1
+
+
+def test_a_new_row_with_nothing_in_it_is_a_problem(dataset):
+    assert problems_of(dataset, 'input,history\nq,[]\n" ",[]\n') == [
+        (3, None, "nothing in it: a new row needs some content")
+    ]
+    assert problems_of(dataset, "input,history\n,nope\n") == [
+        (2, "history", "not JSON: expected a list of turns")
+    ]
+    assert not dataset.rows.exists()
 
 
 def test_the_report_stops_listing_after_a_limit(dataset):
