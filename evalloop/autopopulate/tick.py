@@ -16,7 +16,6 @@ the watermark.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from dataclasses import dataclass, field, fields
@@ -36,7 +35,7 @@ from evalloop.datasets.models import Dataset, Mode, Origin, Row
 from evalloop.datasets.services import lock_dataset
 from evalloop.datasets.snapshots import append_new_rows, build_rows, insert_session_rows
 from evalloop.filters import apply_filter, filter_time_limit
-from evalloop.lib import busy
+from evalloop.lib import busy, sampling
 from evalloop.lib.arrays import id_in
 from evalloop.teams import flags
 
@@ -338,11 +337,9 @@ def _in_ledger(rule: Rule, session_ids: set[int]) -> set[Source]:
 
 def sampled_in(rule: Rule, source: Source) -> bool:
     """Deterministic: the same rule and source always decide the same way."""
-    if rule.sample_rate >= 1:
-        return True
-    key = source[1] or source[0]
-    digest = hashlib.sha256(f"{rule.pk}:{key}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64 < rule.sample_rate
+    return sampling.sampled_in(
+        seed=rule.pk, source_id=source[1] or source[0], rate=rule.sample_rate
+    )
 
 
 def _append(rule: Rule, taken: list[Source], now: datetime, counts: Counts) -> None:

@@ -36,7 +36,6 @@ from evalloop.datasets.schemas import (
 from evalloop.datasets.snapshots import Tally
 from evalloop.filters import Target, parse_filter
 from evalloop.teams.access import get_for_team_or_404, team_objects
-from evalloop.teams.models import Team
 from evalloop.teams.permissions import Action
 
 router = Router(tags=["datasets"])
@@ -155,7 +154,8 @@ def delete_row(request: HttpRequest, dataset_id: int, row_id: int) -> Status[Non
 # Imports from traffic
 
 
-def _selection(team: Team, body: ImportIn) -> services.Selection:
+def _selection(dataset: Dataset, body: ImportIn) -> services.Selection:
+    team = dataset.team
     if (body.session_ids is None) == (body.chatbot is None):
         raise ValidationError(
             [problem("Give either session_ids or chatbot (with a filter).", "body")]
@@ -167,7 +167,11 @@ def _selection(team: Team, body: ImportIn) -> services.Selection:
         raise ValidationError([problem("No such chatbot.", "body", "chatbot")])
     flt = parse_filter(body.filter or [], target=Target.SESSION)
     return services.select_matching(
-        team=team, chatbot=chatbot, filter=flt, sample_rate=body.sample_rate
+        team=team,
+        chatbot=chatbot,
+        filter=flt,
+        sample_rate=body.sample_rate,
+        sample_seed=services.sample_seed(dataset=dataset, rule_id=body.sample_as_rule),
     )
 
 
@@ -175,13 +179,15 @@ def _selection(team: Team, body: ImportIn) -> services.Selection:
     "/datasets/{dataset_id}/import",
     response={200: ImportOut, 202: ImportJobOut, **answers(403)},
     summary="Import picked sessions, or every session a filter matches",
-    description="Sources already in the dataset are skipped and counted. Past "
+    description="Sources already in the dataset are skipped and counted. A sample is "
+    "deterministic, as a rule's: `sample_as_rule` (a rule of this dataset) keeps exactly the "
+    "sources that rule keeps at the same rate. Past "
     f"{services.LARGE_IMPORT_SOURCES} sources the import runs in the background: the answer "
     "is 202 with a job to poll at /datasets/{id}/jobs/{job_id}.",
 )
 def import_sessions(request: HttpRequest, dataset_id: int, body: ImportIn) -> Status[Any]:
     dataset = _dataset(request, dataset_id, Action.EDIT)
-    outcome = services.import_sessions(dataset=dataset, selection=_selection(dataset.team, body))
+    outcome = services.import_sessions(dataset=dataset, selection=_selection(dataset, body))
     if outcome.job is not None:
         return Status(202, {"job": outcome.job})
     tally = outcome.tally or Tally()
@@ -203,7 +209,7 @@ def import_sessions(request: HttpRequest, dataset_id: int, body: ImportIn) -> St
 )
 def count_import(request: HttpRequest, dataset_id: int, body: ImportIn) -> ImportCountOut:
     dataset = _dataset(request, dataset_id)
-    count = services.count_import(dataset=dataset, selection=_selection(dataset.team, body))
+    count = services.count_import(dataset=dataset, selection=_selection(dataset, body))
     return ImportCountOut(
         sessions=count.sessions,
         sources=count.sources,
@@ -226,7 +232,9 @@ def get_job(request: HttpRequest, dataset_id: int, job_id: int) -> ImportJob:
     response={200: CsvOut, **answers(403)},
     summary="Upload rows as CSV (multipart field `file`)",
     description="All or nothing: any invalid row answers 422 listing each problem by row "
-    "and column, and nothing is written. A row with an `id` updates that row.",
+    "and column, and nothing is written. A row with an `id` updates that row, unless its "
+    "cells say what the row already holds (`rows_unchanged`): a downloaded file uploads back "
+    "unchanged.",
 )
 def upload_csv(request: HttpRequest, dataset_id: int, file: File[UploadedFile]) -> CsvOut:
     dataset = _dataset(request, dataset_id, Action.EDIT)
@@ -234,7 +242,9 @@ def upload_csv(request: HttpRequest, dataset_id: int, file: File[UploadedFile]) 
         written = services.upload_csv(dataset=dataset, file=file)
     except csvio.CsvInvalid as exc:
         raise ValidationError(csv_errors(exc)) from None
-    return CsvOut(rows_added=written.added, rows_updated=written.updated)
+    return CsvOut(
+        rows_added=written.added, rows_updated=written.updated, rows_unchanged=written.unchanged
+    )
 
 
 def csv_errors(exc: csvio.CsvInvalid) -> list[dict[str, Any]]:
@@ -262,8 +272,8 @@ def download_csv(request: HttpRequest, dataset_id: int) -> StreamingHttpResponse
     "/datasets/{dataset_id}/copy",
     response={200: CopyOut, **answers(403)},
     summary="Copy rows into another dataset of the same mode",
-    description="All rows, or those of `row_ids`. Rows whose source the target already "
-    "holds are skipped and counted.",
+    description="All rows, or those of `row_ids`. Rows the target already holds a copy of, "
+    "and rows whose source it already holds, are skipped and counted.",
 )
 def copy_rows(request: HttpRequest, dataset_id: int, body: CopyIn) -> CopyOut:
     source = _dataset(request, dataset_id, Action.EDIT)

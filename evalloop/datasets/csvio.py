@@ -13,7 +13,7 @@ from __future__ import annotations
 import codecs
 import csv
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -175,13 +175,14 @@ class Plan:
 class Written:
     added: int
     updated: int
+    unchanged: int = 0  # rows with an id whose cells say what the row already holds
 
 
 def _records(file: IO[bytes]) -> Iterator[tuple[int, list[str]]]:
     file.seek(0)
     reader = csvsafe.reader(codecs.iterdecode(file, "utf-8-sig"))
     for number, cells in enumerate(reader, start=1):
-        if cells:
+        if any(cells):  # a blank line, or one of empty cells as spreadsheets leave at the end
             yield number, cells
 
 
@@ -191,7 +192,10 @@ def _column_problem(name: str, seen: set[str]) -> str | None:
     prefix, dot, key = name.partition(".")
     if name in ("id", *TEXT_COLUMNS, "history") or (dot and prefix in MAPPINGS and key):
         return None
-    return "unknown column (see the CSV format in the docs)"
+    return (
+        "unknown column: use id, input, output, expected_output, history, "
+        "context.<key>, participant_data.<key> or state.<key>"
+    )
 
 
 def _read_columns(records: Iterator[tuple[int, list[str]]]) -> Plan:
@@ -286,6 +290,15 @@ def _check_ids(plan: Plan, number: int, row_id: int | None) -> None:
     plan.update_rows.setdefault(row_id, number)
 
 
+def _check_record(plan: Plan, number: int, cells: list[str]) -> None:
+    found = len(plan.problems) + plan.more
+    row_id, values = _parse_record(plan, number, cells)
+    _check_ids(plan, number, row_id)
+    clean = len(plan.problems) + plan.more == found  # one problem a row is enough
+    if clean and row_id is None and not Row(**values).has_content():
+        plan.problem(number, None, "nothing in it: a new row needs some content")
+
+
 def _check_rows_exist(plan: Plan, dataset: Dataset) -> None:
     wanted = list(plan.update_rows)
     for start in range(0, len(wanted), BATCH):
@@ -313,8 +326,7 @@ def validate(file: IO[bytes], *, dataset: Dataset) -> Plan:
         plan = _read_columns(records)
         if not plan.problems:
             for number, cells in records:
-                row_id, _ = _parse_record(plan, number, cells)
-                _check_ids(plan, number, row_id)
+                _check_record(plan, number, cells)
     except UnicodeDecodeError:
         raise CsvInvalid([Problem(None, None, "The file is not UTF-8 text.")]) from None
     except csv.Error as exc:
@@ -347,12 +359,14 @@ class Undo:
     previous: list[Row] = field(default_factory=list)
     fields: list[str] = field(default_factory=list)
     updated: int = 0
+    unchanged: int = 0
 
     def __iadd__(self, other: Undo) -> Undo:
         self.added += other.added
         self.previous += other.previous
         self.fields = other.fields
         self.updated += other.updated
+        self.unchanged += other.unchanged
         return self
 
     def apply(self) -> None:
@@ -365,25 +379,38 @@ class Undo:
 def write_batch(
     batch: list[tuple[int | None, dict[str, Any]]], *, dataset: Dataset, plan: Plan
 ) -> Undo:
-    """Write one batch of a validated file: new rows in bulk, rows with an id updated in bulk."""
+    """Write one batch of a validated file: new rows in bulk, rows with an id updated in bulk.
+
+    A row whose cells say what it already holds is left alone (not marked edited), so a
+    downloaded file uploads back without touching anything.
+    """
     new = [
         Row(dataset=dataset, origin=Origin.CSV, **values) for rid, values in batch if rid is None
     ]
-    changed = _updates(dataset, batch)
     fields = [*plan.columns.fields, "edited_at"]
-    previous = list(dataset.rows.filter(pk__in=[row.pk for row in changed]).only(*fields))
+    wanted = {row_id: values for row_id, values in batch if row_id is not None}
+    stored = dataset.rows.filter(pk__in=list(wanted)).only(*fields)
+    previous = [row for row in stored if _differs(row, wanted[row.pk])]
+    now = timezone.now()
+    changed = [Row(pk=row.pk, dataset=dataset, edited_at=now, **wanted[row.pk]) for row in previous]
     insert_rows(new)
     if changed:
         Row.objects.bulk_update(changed, fields)
     return Undo(
-        added=[row.pk for row in new], previous=previous, fields=fields, updated=len(changed)
+        added=[row.pk for row in new],
+        previous=previous,
+        fields=fields,
+        updated=len(changed),
+        unchanged=len(wanted) - len(changed),
     )
 
 
-def _updates(dataset: Dataset, batch: Iterable[tuple[int | None, dict[str, Any]]]) -> list[Row]:
-    now = timezone.now()
-    return [
-        Row(pk=row_id, dataset=dataset, edited_at=now, **values)
-        for row_id, values in batch
-        if row_id is not None
-    ]
+def _differs(row: Row, values: dict[str, Any]) -> bool:
+    """Whether the cells' values change the row: compared as JSON, so 1, 1.0 and true differ."""
+    return any(
+        _canonical(getattr(row, name)) != _canonical(value) for name, value in values.items()
+    )
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)

@@ -7,6 +7,7 @@ from django import forms
 from evalloop.chat.models import Chatbot
 from evalloop.datasets.models import ROW_CONTENT_FIELDS, Dataset, Mode, Row
 from evalloop.lib.inputs import valid_id
+from evalloop.lib.sampling import IMPORT_SEED
 from evalloop.teams.access import team_objects
 from evalloop.teams.models import Team
 from evalloop.web.fields import JSONField
@@ -77,25 +78,70 @@ class RowForm(forms.ModelForm):
 
 
 class CsvUploadForm(forms.Form):
-    file = forms.FileField(label="CSV file")
+    file = forms.FileField(
+        label="CSV file",
+        error_messages={
+            "required": "Choose a CSV file to upload.",
+            "empty": "The file is empty.",
+            "invalid": "That is not a file: choose a CSV file to upload.",
+        },
+    )
+
+
+class RuleChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return f"Rule {obj.pk} on {obj.chatbot.slug} (keeps {obj.sample_rate:.0%})"
 
 
 class ImportForm(forms.Form):
     """The import-by-filter form; the filter itself travels in the query string."""
 
-    chatbot = forms.ModelChoiceField(queryset=Chatbot.objects.none(), to_field_name="slug")
+    FORM_ID = "import-pick"
+
+    chatbot = forms.ModelChoiceField(
+        queryset=Chatbot.objects.none(),
+        to_field_name="slug",
+        error_messages={
+            "required": "Pick the chatbot whose sessions to import.",
+            "invalid_choice": "This team has no such chatbot.",
+        },
+    )
     sample_percent = forms.DecimalField(
         label="Sample (%)",
         required=False,
         min_value=0.01,
         max_value=100,
         decimal_places=2,
-        help_text="Leave empty to import every match; 10 takes a random tenth.",
+        help_text="Leave empty to import every match; 10 keeps a tenth of them.",
+        error_messages={
+            "min_value": "Give a percentage above 0, or leave it empty to import every match.",
+            "max_value": "At most 100 (every match).",
+            "max_decimal_places": "At most two decimals, such as 0.25.",
+            "invalid": "Give a number, such as 10.",
+        },
+    )
+    sample_as_rule = RuleChoiceField(
+        queryset=Dataset.objects.none(),
+        required=False,
+        label="Sample as",
+        empty_label="the import's own sample",
+        help_text="Pick one of this dataset's rules to keep exactly what that rule keeps at "
+        "this rate.",
     )
 
-    def __init__(self, *args: Any, team: Team, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, team: Team, dataset: Dataset, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["chatbot"].queryset = team_objects(Chatbot, team)  # type: ignore[attr-defined]
+        rules = dataset.rules.select_related("chatbot").order_by("pk")
+        self.fields["sample_as_rule"].queryset = rules  # type: ignore[attr-defined]
+        for field in self.fields.values():
+            # The fields sit around the filter builder, each tied to the one form by its id.
+            field.widget.attrs["form"] = self.FORM_ID
+
+    @property
+    def sample_seed(self) -> int | str:
+        rule = self.cleaned_data.get("sample_as_rule")
+        return rule.pk if rule is not None else IMPORT_SEED
 
     @property
     def sample_rate(self) -> float | None:
@@ -104,28 +150,52 @@ class ImportForm(forms.Form):
 
 
 class CopyForm(forms.Form):
-    target = forms.ModelChoiceField(queryset=Dataset.objects.none(), label="Into dataset")
+    target = forms.ModelChoiceField(
+        queryset=Dataset.objects.none(),
+        label="Into dataset",
+        error_messages={
+            "required": "Pick the dataset to copy the rows into.",
+            "invalid_choice": "Rows copy only into another dataset of this team and mode.",
+        },
+    )
     row = IdListField()
     all_rows = forms.BooleanField(required=False)
 
     def __init__(self, *args: Any, source: Dataset, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.source = source
         targets = Dataset.objects.filter(team_id=source.team_id, mode=source.mode)
         self.fields["target"].queryset = targets.exclude(pk=source.pk)  # type: ignore[attr-defined]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        if not data.get("all_rows") and not data.get("row"):
+        if data.get("all_rows"):
+            return data
+        if not data.get("row"):
             raise forms.ValidationError("Tick the rows to copy, or copy all rows.")
+        held = self.source.rows.filter(pk__in=data["row"]).count()
+        if held < len(data["row"]):
+            raise forms.ValidationError(
+                "Some ticked rows were deleted meanwhile: reload the page and tick again."
+            )
         return data
 
 
 class AddSessionsForm(forms.Form):
     """The sessions list's "Add to dataset": picked sessions, or every session a filter matches."""
 
-    dataset = forms.ModelChoiceField(queryset=Dataset.objects.none())
+    dataset = forms.ModelChoiceField(
+        queryset=Dataset.objects.none(),
+        error_messages={
+            "required": "Pick the dataset to add the sessions to.",
+            "invalid_choice": "This team has no such dataset.",
+        },
+    )
     chatbot = forms.ModelChoiceField(
-        queryset=Chatbot.objects.none(), to_field_name="slug", widget=forms.HiddenInput
+        queryset=Chatbot.objects.none(),
+        to_field_name="slug",
+        widget=forms.HiddenInput,
+        error_messages={"invalid_choice": "This team has no such chatbot."},
     )
     filter = forms.CharField(required=False, widget=forms.HiddenInput)
     session = IdListField()

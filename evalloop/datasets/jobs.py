@@ -55,7 +55,7 @@ def run_import_job(*, job_id: int) -> ImportJob | None:
 def _run_chunks(job: ImportJob) -> None:
     dataset = job.dataset
     selection = services.selection_from_params(dataset.team, job.params)
-    keep = services.sampler(selection.sample_rate)
+    keep = services.sampler(selection)
     for ids in session_id_chunks(selection.sessions()):
         # Built outside any transaction: on SQLite a transaction holds the one write lock,
         # so it only writes, at most ROWS_PER_TRANSACTION rows, and traffic gets in between.

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
+from functools import cached_property
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -44,7 +46,7 @@ def validate_history(value: Any) -> None:
     for index, turn in enumerate(value):
         problem = _turn_problem(turn)
         if problem:
-            raise ValidationError(f"turn {index}: {problem}")
+            raise ValidationError(f"Turn {index + 1}: {problem}.")
 
 
 def _turn_problem(turn: Any) -> str | None:
@@ -90,6 +92,19 @@ class Dataset(models.Model):
         """The annotated count when the queryset asked for it, otherwise one COUNT query."""
         annotated = self.__dict__.get("row_count")
         return annotated if annotated is not None else self.rows.count()
+
+    def row_positions(self, row_ids: Iterable[int]) -> dict[int, int]:
+        """Each row's place in the dataset, 1 for the row added first: what users see as its number.
+
+        One query: a single pass over the dataset's (dataset, id) index up to the newest of
+        the rows, counting for each row the rows at or before it.
+        """
+        wanted = sorted(set(row_ids))
+        if not wanted:
+            return {}
+        counts = {f"at_{pk}": Count("id", filter=Q(id__lte=pk)) for pk in wanted}
+        found = self.rows.order_by().filter(id__lte=wanted[-1]).aggregate(**counts)
+        return {pk: found[f"at_{pk}"] for pk in wanted}
 
 
 # What a row says, as opposed to where it came from.
@@ -158,6 +173,11 @@ class Row(models.Model):
         related_name="rows",
         db_index=False,
     )
+    # A copy's original: the row it was copied from, or that row's own original, so a copy of
+    # a copy names the first row and copying again skips what the target already holds.
+    copied_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
     created_at = models.DateTimeField(default=timezone.now)
     edited_at = models.DateTimeField(null=True, blank=True)
 
@@ -171,6 +191,12 @@ class Row(models.Model):
             models.Index(fields=["dataset", "source_session"], name="row_dataset_source_idx"),
             # a rule's rows (its count, and unlinking them when it goes); most rows have none
             models.Index(fields=["rule"], condition=Q(rule__isnull=False), name="row_rule_idx"),
+            # copies of a row (copying skips them; deleting the row unlinks them); most have none
+            models.Index(
+                fields=["copied_from"],
+                condition=Q(copied_from__isnull=False),
+                name="row_copied_from_idx",
+            ),
         ]
         ordering = ["-id"]
 
@@ -180,6 +206,22 @@ class Row(models.Model):
     @property
     def edited(self) -> bool:
         return self.edited_at is not None
+
+    def has_content(self) -> bool:
+        """Whether any field says something: a row with nothing in it has nothing to evaluate."""
+        texts = (self.input, self.output, self.expected_output)
+        mappings = (self.history, self.context, self.participant_data, self.state)
+        return any(text.strip() for text in texts) or any(mappings)
+
+    @cached_property
+    def position(self) -> int:
+        """The row's place in its dataset (see `Dataset.row_positions`); one query."""
+        return self.dataset.row_positions([self.pk])[self.pk]
+
+    @property
+    def original_id(self) -> int:
+        """The row a copy of this row names as its original."""
+        return self.copied_from_id or self.pk
 
     @property
     def source_pair(self) -> tuple[int | None, int | None]:

@@ -86,6 +86,9 @@ class RowOut(Schema):
     source_session: SourceSessionOut | None
     source_human_message_id: int | None
     source_ai_message_id: int | None
+    copied_from_id: int | None = Field(
+        description="For a copy: the row first copied (a copy of a copy names the original)."
+    )
     edited: bool
     edited_at: datetime | None
     created_at: datetime
@@ -98,6 +101,9 @@ class ImportIn(Strict):
     chatbot: str | None = None
     filter: list[Any] | None = None
     sample_rate: float | None = Field(None, gt=0, le=1)
+    sample_as_rule: int | None = Field(
+        None, description="A rule of this dataset: the sample keeps what it keeps at this rate."
+    )
 
 
 class ImportCountOut(Schema):
@@ -144,3 +150,4 @@ class CopyOut(Schema):
 class CsvOut(Schema):
     rows_added: int
     rows_updated: int
+    rows_unchanged: int

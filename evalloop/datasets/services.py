@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -37,7 +36,9 @@ from evalloop.datasets.snapshots import (
 from evalloop.filters import Filter, Target, apply_filter, parse_filter
 from evalloop.lib import busy
 from evalloop.lib.errors import Conflict
+from evalloop.lib.inputs import valid_id
 from evalloop.lib.locking import lock_or_404
+from evalloop.lib.sampling import IMPORT_SEED, sampled_in
 from evalloop.runs.models import Run
 from evalloop.teams.access import team_objects
 from evalloop.teams.models import Team, User
@@ -115,11 +116,16 @@ def delete_dataset(*, dataset: Dataset) -> None:
 # Rows by hand
 
 
+EMPTY_ROW = "A row needs some content: fill in at least one field."
+
+
 def _clean_row(row: Row) -> Row:
     try:
         row.clean_fields(exclude=_NOT_CONTENT)
     except ValidationError as exc:
         raise ValidationError(exc.message_dict) from None
+    if not row.has_content():
+        raise ValidationError(EMPTY_ROW)
     return row
 
 
@@ -173,6 +179,8 @@ class Selection:
     chatbot: Chatbot | None = None
     filter: Filter | None = None
     sample_rate: float | None = None
+    # Whose sample: a rule's id keeps exactly the sources that rule keeps at the same rate.
+    sample_seed: int | str = IMPORT_SEED
 
     def sessions(self) -> Any:
         found = team_objects(Session, self.team)
@@ -188,6 +196,7 @@ class Selection:
             "chatbot_id": self.chatbot.pk if self.chatbot else None,
             "filter": self.filter.to_json() if self.filter else [],
             "sample_rate": self.sample_rate,
+            "sample_seed": self.sample_seed,
         }
 
 
@@ -209,14 +218,34 @@ def select_sessions(*, team: Team, session_ids: Iterable[int]) -> Selection:
 
 
 def select_matching(
-    *, team: Team, chatbot: Chatbot, filter: Filter | None, sample_rate: float | None = None
+    *,
+    team: Team,
+    chatbot: Chatbot,
+    filter: Filter | None,
+    sample_rate: float | None = None,
+    sample_seed: int | str = IMPORT_SEED,
 ) -> Selection:
-    """A selection of what `filter` matches on `chatbot`, optionally sampled (0 < rate <= 1)."""
+    """A selection of what `filter` matches on `chatbot`, optionally sampled (0 < rate <= 1).
+
+    The sample is the rules' deterministic one (`lib/sampling.py`): with a rule's id as
+    `sample_seed` it keeps exactly the sources that rule keeps at the same rate.
+    """
     if chatbot.team_id != team.pk:
         raise ValidationError({"chatbot": "No such chatbot in this team."})
     if sample_rate is not None and not 0 < sample_rate <= 1:
         raise ValidationError({"sample_rate": "Must be more than 0 and at most 1."})
-    return Selection(team=team, chatbot=chatbot, filter=filter, sample_rate=sample_rate)
+    return Selection(
+        team=team, chatbot=chatbot, filter=filter, sample_rate=sample_rate, sample_seed=sample_seed
+    )
+
+
+def sample_seed(*, dataset: Dataset, rule_id: int | None) -> int | str:
+    """The seed of an import's sample: one of the dataset's rules, or the imports' own."""
+    if rule_id is None:
+        return IMPORT_SEED
+    if not valid_id(rule_id) or not dataset.rules.filter(pk=rule_id).exists():
+        raise ValidationError({"sample_as_rule": "This dataset has no such rule."})
+    return rule_id
 
 
 @dataclass(frozen=True)
@@ -252,11 +281,17 @@ class ImportOutcome:
     job: ImportJob | None = None
 
 
-def sampler(sample_rate: float | None) -> Keep | None:
-    if sample_rate is None or sample_rate >= 1:
+def sampler(selection: Selection) -> Keep | None:
+    """Keep a row by its source as rules do: the AI reply in message mode, else the session."""
+    rate = selection.sample_rate
+    if rate is None or rate >= 1:
         return None
-    draw = random.Random()
-    return lambda: draw.random() < sample_rate
+
+    def keep(row: Row) -> bool:
+        source = row.source_ai_message_id or row.source_session_id or 0
+        return sampled_in(seed=selection.sample_seed, source_id=source, rate=rate)
+
+    return keep
 
 
 def import_sessions(
@@ -278,9 +313,7 @@ def import_sessions(
         sessions += len(ids)
     with transaction.atomic():
         lock_dataset(dataset)
-        tally = add_new_rows(
-            dataset=dataset, candidates=candidates, keep=sampler(selection.sample_rate)
-        )
+        tally = add_new_rows(dataset=dataset, candidates=candidates, keep=sampler(selection))
     tally.sessions = sessions
     return ImportOutcome(tally=tally)
 
@@ -313,7 +346,13 @@ def selection_from_params(team: Team, params: Mapping[str, Any]) -> Selection:
         return Selection(team=team, session_ids=tuple(params["session_ids"]))
     chatbot = team_objects(Chatbot, team).get(pk=params["chatbot_id"])
     flt = parse_filter(params.get("filter") or [], target=Target.SESSION)
-    return Selection(team=team, chatbot=chatbot, filter=flt, sample_rate=params.get("sample_rate"))
+    return Selection(
+        team=team,
+        chatbot=chatbot,
+        filter=flt,
+        sample_rate=params.get("sample_rate"),
+        sample_seed=params.get("sample_seed", IMPORT_SEED),
+    )
 
 
 # CSV
@@ -336,7 +375,7 @@ def upload_csv(*, dataset: Dataset, file: IO[bytes]) -> csvio.Written:
     except BaseException:
         _undo_upload(dataset, undo)
         raise
-    return csvio.Written(added=len(undo.added), updated=undo.updated)
+    return csvio.Written(added=len(undo.added), updated=undo.updated, unchanged=undo.unchanged)
 
 
 def _write_csv_batch(
@@ -378,6 +417,7 @@ def _copy_of(row: Row, target: Dataset) -> Row:
         source_session_id=row.source_session_id,
         source_human_message_id=row.source_human_message_id,
         source_ai_message_id=row.source_ai_message_id,
+        copied_from_id=row.original_id,
         **{name: getattr(row, name) for name in ROW_CONTENT_FIELDS},
     )
 
@@ -401,10 +441,10 @@ def _check_copy(source: Dataset, target: Dataset, row_ids: list[int] | None) -> 
 def copy_rows(*, source: Dataset, target: Dataset, row_ids: list[int] | None = None) -> Tally:
     """Copy rows (all, or the given ones) into a dataset of the same mode.
 
-    Rows whose source the target already holds are skipped; rows without a source
-    (added by hand or by CSV) are always copied. The copies are written a chunk per short
-    transaction; if a chunk fails, the copies already made are deleted before the error
-    goes on.
+    Skipped: a row the target already holds a copy of (or is the original of), and a row
+    whose source (session, or message pair) the target already holds. The copies are
+    written a chunk per short transaction; if a chunk fails, the copies already made are
+    deleted before the error goes on.
     """
     _check_copy(source, target, row_ids)
     rows = source.rows.all() if row_ids is None else source.rows.filter(pk__in=row_ids)
@@ -441,11 +481,20 @@ def _row_chunks(rows: Any) -> Iterable[list[Row]]:
         last = chunk[-1].pk
 
 
+def copied_already(target: Dataset, originals: Iterable[int]) -> set[int]:
+    """The originals among `originals` that `target` holds, as themselves or as a copy."""
+    wanted = sorted(set(originals))
+    copies = target.rows.order_by().filter(copied_from_id__in=wanted)
+    held = target.rows.order_by().filter(pk__in=wanted)
+    return {*copies.values_list("copied_from_id", flat=True), *held.values_list("pk", flat=True)}
+
+
 def _copy_chunk(chunk: list[Row], target: Dataset, added: list[int]) -> Tally:
     with transaction.atomic():
         lock_dataset(target)
         sessions = {row.source_session_id for row in chunk if row.source_session_id}
         present = existing_sources(target, sessions)
+        copied = copied_already(target, (row.original_id for row in chunk))
         copies = []
         for row in chunk:
             key = source_key(
@@ -454,10 +503,12 @@ def _copy_chunk(chunk: list[Row], target: Dataset, added: list[int]) -> Tally:
                 row.source_human_message_id,
                 row.source_ai_message_id,
             )
-            if key is None or key not in present:
-                copies.append(_copy_of(row, target))
-                if key is not None:
-                    present.add(key)
+            if row.original_id in copied or (key is not None and key in present):
+                continue
+            copies.append(_copy_of(row, target))
+            copied.add(row.original_id)
+            if key is not None:
+                present.add(key)
         insert_rows(copies)
     added += [copy.pk for copy in copies]  # committed: theirs to undo from now on
     return Tally(added=len(copies), skipped=len(chunk) - len(copies))

@@ -33,7 +33,7 @@ SESSIONS_PER_CHUNK = 1000
 INSERT_BATCH = 1000
 
 SourceKey = int | tuple[int | None, int]
-Keep = Callable[[], bool]
+Keep = Callable[[Row], bool]  # whether a sample keeps a row, by its source
 
 
 @dataclass
@@ -166,7 +166,7 @@ def append_new_rows(
     """`add_new_rows`, also answering the rows it inserted (with their ids)."""
     present = existing_sources(dataset, {row.source_session_id for row in candidates})
     fresh = [row for row in candidates if _key(dataset.mode, row) not in present]
-    kept = [row for row in fresh if keep is None or keep()]
+    kept = [row for row in fresh if keep is None or keep(row)]
     insert_rows(kept)
     tally = Tally(
         added=len(kept), skipped=len(candidates) - len(fresh), sampled_out=len(fresh) - len(kept)

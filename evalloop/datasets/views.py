@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -13,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from evalloop.chat.models import Chatbot
 from evalloop.datasets import csvio, services
@@ -36,8 +38,10 @@ from evalloop.filters import (
     read_filter_request,
 )
 from evalloop.lib.errors import Conflict
+from evalloop.lib.sampling import IMPORT_SEED
 from evalloop.teams.access import get_for_team_or_404, team_objects
 from evalloop.teams.decorators import TeamRequest, team_view
+from evalloop.teams.models import Team
 from evalloop.teams.permissions import Action
 from evalloop.web.htmx import render_page
 
@@ -50,7 +54,8 @@ def _dataset(request: TeamRequest, pk: int) -> Dataset:
 
 
 def _row(dataset: Dataset, row_pk: int) -> Row:
-    return get_for_team_or_404(dataset.rows.all(), dataset.team, pk=row_pk)
+    rows = dataset.rows.select_related("source_session__chatbot")
+    return get_for_team_or_404(rows, dataset.team, pk=row_pk)
 
 
 def _form_errors(form: Any, exc: ValidationError | Conflict) -> None:
@@ -83,16 +88,23 @@ def dataset_list(request: TeamRequest) -> HttpResponse:
 def _rows_page(request: TeamRequest, dataset: Dataset) -> Any:
     query = request.GET.get("q", "")
     rows = dataset.rows.search(query).select_related("source_session__chatbot")
-    return Paginator(rows, ROWS_PER_PAGE).get_page(request.GET.get("page"))
+    page = Paginator(rows, ROWS_PER_PAGE).get_page(request.GET.get("page"))
+    positions = dataset.row_positions(row.pk for row in page)
+    for row in page:
+        row.position = positions[row.pk]  # users number rows by place, never by id
+    return page
+
+
+def _rows_context(request: TeamRequest, dataset: Dataset) -> dict[str, Any]:
+    query = request.GET.get("q", "")
+    return {"dataset": dataset, "rows": _rows_page(request, dataset), "query": query}
 
 
 @team_view()
 def dataset_detail(request: TeamRequest, pk: int) -> HttpResponse:
     dataset = _dataset(request, pk)
     context = {
-        "dataset": dataset,
-        "rows": _rows_page(request, dataset),
-        "query": request.GET.get("q", ""),
+        **_rows_context(request, dataset),
         "jobs": list(dataset.import_jobs.recent()[:3]),
         "copy_form": CopyForm(source=dataset),
     }
@@ -145,16 +157,50 @@ def _row_form(request: TeamRequest, dataset: Dataset, row: Row | None) -> HttpRe
         values = {name: form.cleaned_data[name] for name in form.Meta.fields}
         try:
             if row is None:
-                services.add_row(dataset=dataset, values=values)
+                saved = services.add_row(dataset=dataset, values=values)
             else:
-                services.edit_row(row=row, changes=values)
+                saved = services.edit_row(row=row, changes=values)
         except ValidationError as exc:
             _form_errors(form, exc)
         else:
-            messages.success(request, "Row saved." if row else "Row added.")
-            return redirect("datasets:dataset-detail", pk=dataset.pk)
+            messages.success(request, f"Row {saved.position} {'saved' if row else 'added'}.")
+            return redirect("datasets:row-detail", pk=dataset.pk, row_pk=saved.pk)
     context = {"dataset": dataset, "row": row, "form": form}
     return render(request, "datasets/row_form.html", context)
+
+
+def _pretty(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
+
+
+def _original(team: Team, row: Row) -> Row | None:
+    """The row a copy was made from, when it still exists (it is always of the same team)."""
+    if row.copied_from_id is None:
+        return None
+    found = Row.objects.for_team(team).select_related("dataset").filter(pk=row.copied_from_id)
+    return found.first()
+
+
+@team_view()
+def row_detail(request: TeamRequest, pk: int, row_pk: int) -> HttpResponse:
+    """The whole row, read-only: content, history, context, provenance; editors get links."""
+    dataset = _dataset(request, pk)
+    row = _row(dataset, row_pk)
+    mappings = [
+        (label, _pretty(getattr(row, name)))
+        for name, label in (
+            ("context", "Context"),
+            ("participant_data", "Participant data"),
+            ("state", "State"),
+        )
+    ]
+    context = {
+        "dataset": dataset,
+        "row": row,
+        "mappings": mappings,
+        "original": _original(request.team, row),
+    }
+    return render(request, "datasets/row_detail.html", context)
 
 
 @team_view(Action.EDIT)
@@ -169,15 +215,32 @@ def row_edit(request: TeamRequest, pk: int, row_pk: int) -> HttpResponse:
 
 
 @team_view(Action.EDIT)
-@require_POST
 def row_delete(request: TeamRequest, pk: int, row_pk: int) -> HttpResponse:
+    """GET asks first; POST (a plain form) or DELETE (htmx, from the rows table) deletes.
+
+    htmx gets the rows table back (the rows after the deleted one move up a place); a
+    refusal reloads the page, which says why.
+    """
     dataset = _dataset(request, pk)
+    row = _row(dataset, row_pk)
+    if request.method not in ("POST", "DELETE"):
+        return render(request, "datasets/row_delete.html", {"dataset": dataset, "row": row})
+    response = _delete_row(request, dataset, row)
+    if request.htmx and isinstance(response, HttpResponseRedirect):
+        return HttpResponseClientRedirect(response.url)
+    return response
+
+
+def _delete_row(request: TeamRequest, dataset: Dataset, row: Row) -> HttpResponse:
+    position = row.position
     try:
-        services.delete_row(row=_row(dataset, row_pk))
+        services.delete_row(row=row)
     except Conflict as exc:
         messages.error(request, str(exc))
         return redirect("datasets:dataset-detail", pk=dataset.pk)
-    messages.success(request, "Row deleted.")
+    if request.htmx:
+        return render(request, f"{DETAIL}#rows", _rows_context(request, dataset))
+    messages.success(request, f"Row {position} deleted.")
     return redirect("datasets:dataset-detail", pk=dataset.pk)
 
 
@@ -201,11 +264,15 @@ def csv_upload(request: TeamRequest, pk: int) -> HttpResponse:
         except csvio.CsvInvalid as exc:
             problems = exc
         else:
-            rows = f"{written.added} row{pluralize(written.added)}"
-            messages.success(request, f"{rows} added, {written.updated} updated.")
+            messages.success(request, _written_text(written))
             return redirect("datasets:dataset-detail", pk=dataset.pk)
     context = {"dataset": dataset, "form": form, "problems": problems}
     return render(request, "datasets/csv_upload.html", context)
+
+
+def _written_text(written: csvio.Written) -> str:
+    text = f"{written.added} row{pluralize(written.added)} added, {written.updated} updated"
+    return text + (f", {written.unchanged} unchanged." if written.unchanged else ".")
 
 
 # Copies
@@ -269,14 +336,18 @@ def _import(
 
 
 def _matching(
-    request: TeamRequest, chatbot: Chatbot, querystring: str, sample_rate: float | None = None
+    request: TeamRequest, chatbot: Chatbot, querystring: str, form: ImportForm | None = None
 ) -> services.Selection:
     try:
         flt = filter_from_querystring(querystring, target=Target.SESSION)
     except FilterError as exc:
         raise ValidationError(f"The filter is invalid: {exc}") from None
     return services.select_matching(
-        team=request.team, chatbot=chatbot, filter=flt, sample_rate=sample_rate
+        team=request.team,
+        chatbot=chatbot,
+        filter=flt,
+        sample_rate=form.sample_rate if form else None,
+        sample_seed=form.sample_seed if form else IMPORT_SEED,
     )
 
 
@@ -289,7 +360,8 @@ def import_matching(request: TeamRequest, pk: int) -> HttpResponse:
     state = read_filter_request(request, target=Target.SESSION)
     if state.redirect_to:
         return redirect(state.redirect_to)
-    form = ImportForm(request.GET if "chatbot" in request.GET else None, team=request.team)
+    data = request.GET if "chatbot" in request.GET else None
+    form = ImportForm(data, team=request.team, dataset=dataset)
     count = None
     if form.is_valid() and not state.errors:
         selection = services.select_matching(
@@ -297,6 +369,7 @@ def import_matching(request: TeamRequest, pk: int) -> HttpResponse:
             chatbot=form.cleaned_data["chatbot"],
             filter=state.filter,
             sample_rate=form.sample_rate,
+            sample_seed=form.sample_seed,
         )
         count = services.count_import(dataset=dataset, selection=selection)
     context = {"dataset": dataset, "form": form, "filter_state": state, "count": count}
@@ -304,15 +377,12 @@ def import_matching(request: TeamRequest, pk: int) -> HttpResponse:
 
 
 def _confirm_import(request: TeamRequest, dataset: Dataset) -> HttpResponse:
-    form = ImportForm(request.POST, team=request.team)
+    form = ImportForm(request.POST, team=request.team, dataset=dataset)
     problem: ValidationError | None = ValidationError(_form_text(form))
     if form.is_valid():
         try:
             selection = _matching(
-                request,
-                form.cleaned_data["chatbot"],
-                request.POST.get("filter", ""),
-                form.sample_rate,
+                request, form.cleaned_data["chatbot"], request.POST.get("filter", ""), form
             )
         except ValidationError as exc:
             problem = exc

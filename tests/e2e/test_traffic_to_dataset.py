@@ -81,3 +81,24 @@ def test_a_member_tags_a_session_on_its_transcript(traffic, logged_in_page):
     expect(page.get_by_text("lost-parcel")).to_be_visible()
     page.reload()
     expect(page.get_by_text("lost-parcel")).to_be_visible()
+
+
+def test_the_import_page_keeps_the_chosen_chatbot_when_a_filter_is_added(traffic, logged_in_page):
+    page = logged_in_page
+    page.goto("/datasets/")
+    page.get_by_label("Name").fill("Refunds by import")
+    page.get_by_label("Mode").select_option("session")
+    page.get_by_role("button", name="Create dataset").click()
+    page.get_by_role("link", name="Import from traffic…").click()
+
+    # Chosen, not submitted: adding a filter takes the choice along.
+    page.get_by_label("Chatbot").select_option(label="Shop bot")
+    page.get_by_label("Sample (%)").fill("100")
+    page.locator("input[placeholder^='vip']").fill("refund")
+    page.get_by_role("button", name="Add filter").click()
+    expect(page).to_have_url(re.compile(r"chatbot=shop-bot.*f=tags"))
+    expect(page.get_by_label("Chatbot")).to_have_value("shop-bot")
+    expect(page.get_by_test_id("import-count")).to_contain_text("2 sessions match the filters")
+
+    page.get_by_role("button", name="Import 2 rows").click()
+    expect(page.locator(".flash")).to_contain_text("2 rows added")

@@ -57,7 +57,7 @@ def test_the_transcript_says_what_each_rule_decided(cast, login, make_rule, chat
     assert "Auto-population rules" in body
     assert decisions(body) == ["added", "filtered_out"]  # Golden, then Vips
     assert f"Added as row {row.pk}." in body
-    row_url = reverse("datasets:row-edit", args=[dataset.pk, row.pk])
+    row_url = reverse("datasets:row-detail", args=[dataset.pk, row.pk])
     assert f'href="{row_url}"' in body
     assert "Filtered out by clause 1 (tags any of vip)" in body
 

@@ -146,6 +146,20 @@ def test_invalid_row_content_is_422_naming_the_field(api, dataset):
     assert not dataset.rows.exists()
 
 
+def test_an_empty_row_is_422_and_changes_nothing(api, dataset):
+    client = api(Role.EDITOR)
+    for body in ({}, {"input": "  ", "history": [], "context": {}}):
+        empty = client.post(f"/datasets/{dataset.pk}/rows", body)
+        assert empty.status_code == 422
+        assert empty.json()["detail"] == [{"loc": [], "msg": services.EMPTY_ROW}]
+    assert not dataset.rows.exists()
+    row = RowFactory(dataset=dataset, input="", output="only this")
+    emptied = client.patch(f"/datasets/{dataset.pk}/rows/{row.pk}", {"output": ""})
+    assert emptied.status_code == 422
+    row.refresh_from_db()
+    assert (row.output, row.edited) == ("only this", False)
+
+
 def test_a_row_of_another_dataset_is_404(api, cast, dataset):
     other = RowFactory(dataset=DatasetFactory(team=cast.team))
     assert api(Role.VIEWER).get(f"/datasets/{dataset.pk}/rows/{other.pk}").status_code == 404
@@ -245,7 +259,19 @@ def test_a_csv_upload_adds_rows_or_answers_422_per_row(api, dataset):
     assert locs(response) == [["file", "file", 3, "history"]]
     assert not dataset.rows.exists()
     good = SimpleUploadedFile("rows.csv", b"input,output\nq,a\n", "text/csv")
-    assert client.post(path, {"file": good}).json() == {"rows_added": 1, "rows_updated": 0}
+    assert client.post(path, {"file": good}).json() == {
+        "rows_added": 1,
+        "rows_updated": 0,
+        "rows_unchanged": 0,
+    }
+    row = dataset.rows.get()
+    same = SimpleUploadedFile("rows.csv", f"id,input,output\n{row.pk},q,a\n".encode(), "text/csv")
+    assert client.post(path, {"file": same}).json() == {
+        "rows_added": 0,
+        "rows_updated": 0,
+        "rows_unchanged": 1,
+    }
+    assert not dataset.rows.get().edited
 
 
 def test_a_csv_upload_that_finds_the_database_busy_is_503_and_writes_nothing(
@@ -288,6 +314,9 @@ def test_rows_are_copied_into_a_dataset_of_the_same_mode(api, cast, dataset):
     path = f"/datasets/{dataset.pk}/copy"
     response = client.post(path, {"target": target.pk, "row_ids": [rows[0].pk]})
     assert response.json() == {"rows_added": 1, "skipped": 0}
+    assert client.post(path, {"target": target.pk}).json() == {"rows_added": 1, "skipped": 1}
+    copy = client.get(f"/datasets/{target.pk}/rows").json()["items"][-1]
+    assert copy["copied_from_id"] == rows[0].pk
     session_mode = DatasetFactory(team=cast.team, mode=Mode.SESSION)
     assert client.post(path, {"target": session_mode.pk}).status_code == 422
     theirs = DatasetFactory(team=cast.other_team, mode=Mode.MESSAGE)

@@ -170,8 +170,18 @@ def test_files_that_are_not_utf8_csv_are_refused(dataset):
 
 
 def test_a_byte_order_mark_and_blank_lines_are_fine(dataset):
-    written = upload(dataset, "\ufeffinput,output\n\nq,a\n")
+    written = upload(dataset, "\ufeffinput,output\n\nq,a\n,\n")
     assert written.added == 1
+
+
+def test_a_new_row_with_nothing_in_it_is_a_problem(dataset):
+    assert problems_of(dataset, 'input,history\nq,[]\n" ",[]\n') == [
+        (3, None, "nothing in it: a new row needs some content")
+    ]
+    assert problems_of(dataset, "input,history\n,nope\n") == [
+        (2, "history", "not JSON: expected a list of turns")
+    ]
+    assert not dataset.rows.exists()
 
 
 def test_the_report_stops_listing_after_a_limit(dataset):
@@ -200,7 +210,7 @@ def test_the_download_has_a_column_per_key_and_uploads_back_unchanged(dataset):
     assert rows[0][6:8] == ['"1"', '["a"]']
     before = list(dataset.rows.order_by("id").values("history", "context", "participant_data"))
     text = "".join(csvio.stream(dataset))
-    assert upload(dataset, text).updated == 2
+    assert upload(dataset, text) == csvio.Written(added=0, updated=0, unchanged=2)
     after = list(dataset.rows.order_by("id").values("history", "context", "participant_data"))
     assert after == before
 
@@ -218,7 +228,7 @@ def test_no_downloaded_cell_starts_a_formula_and_each_uploads_back_unchanged(dat
     assert not [cell for cell in cells if cell[:1] in ("=", "+", "-", "@", "\t", "\r")]
     assert "'-5" in cells
     before = list(dataset.rows.order_by("id").values("input", "output", "context"))
-    assert upload(dataset, text).updated == len(rows)
+    assert upload(dataset, text).unchanged == len(rows)
     after = list(dataset.rows.order_by("id").values("input", "output", "context"))
     assert after == before
     assert [row["input"] for row in after] == FORMULAS
@@ -244,3 +254,29 @@ json_values = st.recursive(
 @given(json_values)
 def test_a_cell_reads_back_the_value_it_was_written_from(value):
     assert csvio.read_cell(csvio.write_cell(value)) == value
+
+
+def test_an_unchanged_download_uploads_back_without_marking_a_row_edited(dataset):
+    rows = [
+        RowFactory(dataset=dataset, input="=1+2", context={"n": 1, "f": 1.5, "ok": True}),
+        RowFactory(dataset=dataset, history=[{"role": "ai", "content": 'a,\n"b"'}]),
+        RowFactory(dataset=dataset, state={"deep": {"list": [1, None, "x"]}}, output="'tis"),
+    ]
+    text = "".join(csvio.stream(dataset))
+    assert upload(dataset, text) == csvio.Written(added=0, updated=0, unchanged=3)
+    assert dataset.rows.count() == 3
+    assert not dataset.rows.filter(edited_at__isnull=False).exists()
+    changed = text.replace("'tis", "it is")
+    assert upload(dataset, changed) == csvio.Written(added=0, updated=1, unchanged=2)
+    assert list(dataset.rows.filter(edited_at__isnull=False)) == [rows[2]]
+    assert dataset.rows.get(pk=rows[2].pk).output == "it is"
+
+
+@pytest.mark.parametrize(("cell", "value"), [("true", True), ("1.0", 1.0), ('"""1"""', "1")])
+def test_a_value_of_another_json_type_is_a_change(dataset, cell, value):
+    row = RowFactory(dataset=dataset, context={"n": 1})
+    assert upload(dataset, f"id,context.n\n{row.pk},{cell}\n").updated == 1
+    row.refresh_from_db()
+    assert row.edited
+    assert row.context == {"n": value}
+    assert type(row.context["n"]) is type(value)

@@ -341,6 +341,38 @@ def test_copying_rows_skips_sources_the_target_holds_and_copies_hand_made_rows(c
     assert set(copied.values_list("source_session_id", flat=True)) == {sessions[1].pk, None}
 
 
+def test_copying_all_after_copying_ticked_rows_skips_the_rows_copied_before(team):
+    source = DatasetFactory(team=team, mode=Mode.MESSAGE)
+    target = DatasetFactory(team=team, mode=Mode.MESSAGE)
+    rows = [RowFactory(dataset=source, input=f"by hand {i}") for i in range(3)]
+    first = services.copy_rows(source=source, target=target, row_ids=[rows[0].pk, rows[2].pk])
+    assert (first.added, first.skipped) == (2, 0)
+    again = services.copy_rows(source=source, target=target)
+    assert (again.added, again.skipped) == (1, 2)
+    copies = target.rows.order_by("copied_from_id")
+    assert list(copies.values_list("copied_from_id", flat=True)) == [row.pk for row in rows]
+
+
+def test_a_copy_of_a_copy_names_the_original_and_is_skipped_as_it(team):
+    first, second, third = (DatasetFactory(team=team, mode=Mode.SESSION) for _ in range(3))
+    original = RowFactory(dataset=first, input="by hand")
+    services.copy_rows(source=first, target=second)
+    services.copy_rows(source=second, target=third)
+    assert third.rows.get().copied_from_id == original.pk
+    assert services.copy_rows(source=first, target=third).skipped == 1
+    # Back into the dataset holding the original: nothing to add either.
+    assert services.copy_rows(source=third, target=first).skipped == 1
+    assert [d.rows.count() for d in (first, second, third)] == [1, 1, 1]
+
+
+def test_deleting_the_original_keeps_its_copies(team):
+    source, target = (DatasetFactory(team=team, mode=Mode.SESSION) for _ in range(2))
+    original = RowFactory(dataset=source)
+    services.copy_rows(source=source, target=target)
+    services.delete_row(row=original)
+    assert target.rows.get().copied_from_id is None
+
+
 def test_copying_only_the_picked_rows(team):
     source = DatasetFactory(team=team, mode=Mode.MESSAGE)
     target = DatasetFactory(team=team, mode=Mode.MESSAGE)

@@ -150,7 +150,7 @@ def test_a_sample_leaves_out_the_sources_it_does_not_keep(chatbot):
     for _ in range(4):
         conversation(SessionFactory(chatbot=chatbot), ("human", "a"), ("ai", "b"))
     draws = iter([True, False, True, False])
-    tally = snapshot(session_dataset(chatbot), keep=lambda: next(draws))
+    tally = snapshot(session_dataset(chatbot), keep=lambda row: next(draws))
     assert (tally.added, tally.sampled_out, tally.sessions) == (2, 2, 4)
 
 

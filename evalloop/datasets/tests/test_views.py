@@ -11,6 +11,7 @@ from evalloop.chat.tests.factories import ChatbotFactory, SessionFactory
 from evalloop.datasets import jobs, services
 from evalloop.datasets.models import Dataset, ImportJob, JobStatus, Mode, Origin
 from evalloop.datasets.tests.factories import DatasetFactory, RowFactory, vip_sessions
+from evalloop.lib.errors import Conflict
 
 
 def url(name, *args):
@@ -92,14 +93,14 @@ def test_the_rows_list_takes_a_fixed_number_of_queries(
     for session in sessions:
         RowFactory(dataset=dataset, origin=Origin.IMPORT, source_session=session)
     client.get(url("dataset-detail", dataset.pk))
-    # 10 for the page, 3 for its rules section (the team's flag, and the rules).
-    with django_assert_num_queries(13):
+    # 11 for the page (one numbers its rows), 3 for its rules section (the flag, the rules).
+    with django_assert_num_queries(14):
         client.get(url("dataset-detail", dataset.pk))
     for _ in range(20):
         RowFactory(
             dataset=dataset, origin=Origin.IMPORT, source_session=SessionFactory(chatbot=chatbot)
         )
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(14):
         response = client.get(url("dataset-detail", dataset.pk))
     assert response.context["rows"].paginator.count == 23
 
@@ -227,10 +228,125 @@ def test_a_row_with_a_bad_history_is_a_form_error(cast, login, dataset):
     assert not dataset.rows.exists()
 
 
-def test_an_editor_deletes_a_row(cast, login, dataset):
+def test_deleting_a_row_asks_first_then_names_it_by_its_place(cast, login, dataset):
+    first, second = RowFactory(dataset=dataset), RowFactory(dataset=dataset)
+    client = login(cast.editor)
+    asked = client.get(url("row-delete", dataset.pk, first.pk)).content.decode()
+    assert "Delete row 1 of Golden?" in asked
+    assert 'method="post"' in asked
+    assert dataset.rows.count() == 2
+    response = client.post(url("row-delete", dataset.pk, first.pk))
+    assert response.url == url("dataset-detail", dataset.pk)
+    assert flashes(response) == ["Row 1 deleted."]
+    assert list(dataset.rows.all()) == [second]
+
+
+def test_the_rows_table_deletes_with_an_htmx_confirm_and_renumbers(cast, login, dataset):
+    rows = [RowFactory(dataset=dataset, input=f"q{i}") for i in range(3)]
+    client = login(cast.editor)
+    page = client.get(url("dataset-detail", dataset.pk)).content.decode()
+    delete = url("row-delete", dataset.pk, rows[0].pk)
+    assert f'href="{delete}"' in page  # without JavaScript: the confirmation page
+    assert f'hx-delete="{delete}"' in page
+    assert 'hx-confirm="Delete row 1? Rows added after it move up a place."' in page
+    table = client.delete(f"{delete}?q=q", HTTP_HX_REQUEST="true").content.decode()
+    assert table.lstrip().startswith('<div id="rows">')
+    assert [row.pk for row in dataset.rows.all()] == [rows[2].pk, rows[1].pk]
+    assert 'aria-label="Row 2">2</a>' in table  # q2, now the second row
+    assert 'aria-label="Row 3"' not in table
+
+
+def test_an_htmx_delete_refused_reloads_the_page_to_say_why(cast, login, dataset, monkeypatch):
     row = RowFactory(dataset=dataset)
-    login(cast.editor).post(url("row-delete", dataset.pk, row.pk))
+
+    def refuse(*, row):
+        raise Conflict("An unfinished run evaluates this row; delete it once the run ends.")
+
+    monkeypatch.setattr(services, "delete_row", refuse)
+    client = login(cast.editor)
+    response = client.delete(url("row-delete", dataset.pk, row.pk), HTTP_HX_REQUEST="true")
+    assert response["HX-Redirect"] == url("dataset-detail", dataset.pk)
+    assert dataset.rows.exists()
+
+
+def test_rows_are_numbered_by_their_place_in_the_dataset_not_by_id(cast, login, dataset):
+    RowFactory.create_batch(5, dataset=DatasetFactory(team=cast.team))  # ids taken elsewhere
+    rows = [RowFactory(dataset=dataset, output=text) for text in ("a", "needle", "c")]
+    client = login(cast.viewer)
+    page = client.get(url("dataset-detail", dataset.pk)).content.decode()
+    for place, row in enumerate(rows, start=1):
+        assert f'href="{url("row-detail", dataset.pk, row.pk)}" aria-label="Row {place}"' in page
+    found = client.get(url("dataset-detail", dataset.pk), {"q": "needle"})
+    assert [row.position for row in found.context["rows"]] == [2]
+    detail = client.get(url("row-detail", dataset.pk, rows[1].pk)).content.decode()
+    assert "<title>Row 2 · Golden" in detail
+
+
+def test_a_viewer_reads_a_whole_row_with_its_provenance(cast, login, dataset, chatbot):
+    (found,) = vip_sessions(chatbot, 1)
+    selection = services.select_sessions(team=cast.team, session_ids=[found.pk])
+    services.import_sessions(dataset=dataset, selection=selection)
+    row = dataset.rows.get()
+    page = login(cast.viewer).get(url("row-detail", dataset.pk, row.pk)).content.decode()
+    assert "<h1>Row 1</h1>" in page
+    assert "Imported from traffic" in page
+    transcript = reverse("chat:transcript", kwargs={"slug": "support", "pk": found.pk})
+    assert f'href="{transcript}#message-{row.source_ai_message_id}"' in page
+    assert f'href="{transcript}#message-{row.source_human_message_id}"' in page
+    assert "hello" in page  # the output
+    assert "&quot;vip&quot;" in page  # the context, as JSON
+    assert "Never edited." in page
+    assert url("row-edit", dataset.pk, row.pk) not in page
+    assert (
+        login(cast.editor)
+        .get(url("row-detail", dataset.pk, row.pk))
+        .content.decode()
+        .count(url("row-edit", dataset.pk, row.pk))
+    )
+
+
+def test_a_copied_row_links_the_row_it_came_from(cast, login, dataset):
+    original = RowFactory(dataset=dataset, input="first", history=[{"role": "ai", "content": "x"}])
+    target = DatasetFactory(team=cast.team, mode=Mode.MESSAGE, name="Target")
+    services.copy_rows(source=dataset, target=target)
+    copy = target.rows.get()
+    page = login(cast.viewer).get(url("row-detail", target.pk, copy.pk)).content.decode()
+    assert "Copied from <a href" in page
+    assert url("row-detail", dataset.pk, original.pk) in page
+    assert "row 1 of Golden" in page
+    original.delete()
+    page = login(cast.viewer).get(url("row-detail", target.pk, copy.pk)).content.decode()
+    assert "The row it was copied from was deleted." in page
+
+
+def test_the_dataset_page_links_every_row_to_its_page_for_viewers(cast, login, dataset):
+    row = RowFactory(dataset=dataset)
+    page = login(cast.viewer).get(url("dataset-detail", dataset.pk)).content.decode()
+    assert f'href="{url("row-detail", dataset.pk, row.pk)}">View</a>' in page
+    assert url("row-edit", dataset.pk, row.pk) not in page
+    assert url("row-delete", dataset.pk, row.pk) not in page
+
+
+def test_an_empty_row_is_a_form_error(cast, login, dataset):
+    client = login(cast.editor)
+    empty = {"input": " ", "output": "", "history": "[]", "context": "{}"}
+    response = client.post(url("row-create", dataset.pk), empty)
+    assert response.status_code == 200
+    assert services.EMPTY_ROW in response.content.decode()
     assert not dataset.rows.exists()
+    row = RowFactory(dataset=dataset, input="kept")
+    response = client.post(url("row-edit", dataset.pk, row.pk), empty)
+    assert services.EMPTY_ROW in response.content.decode()
+    row.refresh_from_db()
+    assert row.input == "kept"
+
+
+def test_saving_a_row_names_it_by_its_place(cast, login, dataset):
+    RowFactory(dataset=dataset)
+    row = RowFactory(dataset=dataset)
+    response = login(cast.editor).post(url("row-edit", dataset.pk, row.pk), {"input": "new"})
+    assert response.url == url("row-detail", dataset.pk, row.pk)
+    assert flashes(response) == ["Row 2 saved."]
 
 
 # CSV
@@ -250,6 +366,23 @@ def test_a_csv_upload_adds_rows_or_reports_every_problem(cast, login, dataset):
     response = client.post(url("csv-upload", dataset.pk), {"file": good})
     assert response.status_code == 302
     assert dataset.rows.count() == 1
+
+
+def test_a_downloaded_csv_uploads_back_with_nothing_edited_or_added(cast, login, dataset):
+    rows = [RowFactory(dataset=dataset, input=f"q{i}", context={"n": i}) for i in range(3)]
+    client = login(cast.editor)
+    text = b"".join(client.get(url("csv-download", dataset.pk)).streaming_content)
+    unchanged = io.BytesIO(text)
+    unchanged.name = "golden.csv"
+    response = client.post(url("csv-upload", dataset.pk), {"file": unchanged})
+    assert flashes(response) == ["0 rows added, 0 updated, 3 unchanged."]
+    assert dataset.rows.count() == 3
+    assert not dataset.rows.filter(edited_at__isnull=False).exists()
+    changed = io.BytesIO(text.replace(b"q1", b"q1 edited"))
+    changed.name = "golden.csv"
+    response = client.post(url("csv-upload", dataset.pk), {"file": changed})
+    assert flashes(response)[-1] == "0 rows added, 1 updated, 2 unchanged."
+    assert list(dataset.rows.filter(edited_at__isnull=False)) == [rows[1]]
 
 
 def test_the_csv_download_streams_the_rows(cast, login, dataset):
@@ -277,8 +410,35 @@ def test_an_editor_copies_ticked_or_all_rows(cast, login, dataset):
     response = client.post(url("copy", dataset.pk), {"target": target.pk, "row": [rows[0].pk]})
     assert response.url == url("dataset-detail", dataset.pk)
     assert target.rows.count() == 1
-    client.post(url("copy", dataset.pk), {"target": target.pk, "all_rows": "on"})
-    assert target.rows.count() == 4
+    response = client.post(url("copy", dataset.pk), {"target": target.pk, "all_rows": "on"})
+    assert target.rows.count() == 3
+    assert flashes(response)[-1] == (
+        "Copied into Target: 2 rows added, 1 already in the dataset (skipped)."
+    )
+
+
+def test_copy_and_import_mistakes_read_in_plain_words(cast, login, dataset, chatbot):
+    target = DatasetFactory(team=cast.team, mode=Mode.MESSAGE, name="Target")
+    row = RowFactory(dataset=dataset)
+    client = login(cast.editor)
+    no_target = client.post(url("copy", dataset.pk), {"all_rows": "on"})
+    assert flashes(no_target)[-1] == "Pick the dataset to copy the rows into."
+    gone = client.post(url("copy", dataset.pk), {"target": target.pk, "row": [row.pk, row.pk + 1]})
+    assert flashes(gone)[-1] == (
+        "Some ticked rows were deleted meanwhile: reload the page and tick again."
+    )
+    no_chatbot = client.post(url("import", dataset.pk), {"filter": ""})
+    assert flashes(no_chatbot)[-1] == (
+        "Nothing imported: Pick the chatbot whose sessions to import."
+    )
+    upload = io.BytesIO(b"question\nq\n")
+    upload.name = "rows.csv"
+    page = client.post(url("csv-upload", dataset.pk), {"file": upload}).content.decode()
+    assert "unknown column: use id, input, output" in page
+    assert "docs" not in page
+    for response in (no_target, gone, no_chatbot):
+        assert not any(word in flashes(response)[-1] for word in ("target", "row_ids", "name:"))
+    assert not target.rows.exists()
 
 
 def test_copying_into_another_mode_is_refused(cast, login, dataset):
@@ -307,6 +467,26 @@ def test_the_import_page_counts_before_confirming(cast, login, dataset, chatbot)
     assert response.url == url("dataset-detail", dataset.pk)
     assert dataset.rows.count() == 3
     assert "3 rows added, 0 already in the dataset" in " ".join(flashes(response))
+
+
+def test_adding_a_filter_keeps_the_chosen_chatbot_and_sample(cast, login, dataset, chatbot):
+    vip_sessions(chatbot, 2)
+    SessionFactory(chatbot=chatbot)
+    client = login(cast.editor)
+    added = client.get(
+        url("import", dataset.pk),
+        {"chatbot": "support", "sample_percent": "50", "field": "tags", "op": "any_of"}
+        | {"value": "vip", "add": "1"},
+    )
+    assert "chatbot=support" in added.url
+    assert "sample_percent=50" in added.url
+    page = client.get(added.url).content.decode()
+    assert 'value="support" selected' in page
+    assert "<strong>2</strong> sessions match the filters" in page
+    # The count comes after the filters it reflects, and the builder carries the form along.
+    assert page.index('class="filter-builder') < page.index('data-testid="import-count"')
+    assert 'data-filter-carries="import-pick"' in page
+    assert page.count('form="import-pick"') >= 3  # chatbot, sample, count button
 
 
 def test_the_import_page_shows_a_sampled_estimate(cast, login, dataset, chatbot):
@@ -491,6 +671,8 @@ def pages(dataset, row):
         url("import", dataset.pk),
         url("csv-download", dataset.pk),
         url("csv-upload", dataset.pk),
+        url("row-detail", dataset.pk, row.pk),
+        url("row-delete", dataset.pk, row.pk),
     ]
 
 
@@ -516,6 +698,8 @@ def test_a_viewer_cannot_write_anywhere(cast, login, dataset):
     client = login(cast.viewer)
     for page in [*pages(dataset, row)[1:6], url("csv-upload", dataset.pk)]:
         assert client.get(page).status_code == 403, page
+    assert client.get(url("row-delete", dataset.pk, row.pk)).status_code == 403
+    assert client.delete(url("row-delete", dataset.pk, row.pk)).status_code == 403
     writes = [
         url("dataset-edit", dataset.pk),
         url("dataset-delete", dataset.pk),
