@@ -191,7 +191,9 @@ def test_a_schema_check_too_costly_for_a_value_is_an_error_result_not_a_stuck_wo
     rows = [{"output": json.dumps([1000] * 100_000)}, {"output": "[1000]"}]
     started = time.perf_counter()
     found = outputs("json_valid", rows, schema=schema)
-    assert time.perf_counter() - started < 5
+    # The budget counts checks, not seconds: well under a second alone, seconds on a busy
+    # machine; without it, minutes.
+    assert time.perf_counter() - started < 30
     assert "too costly" in found[0]
     assert found[1] == {"valid": True}
 
