@@ -15,8 +15,10 @@ from typing import Any
 
 import httpx
 import pytest
+from django.core import signals
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.handlers.wsgi import WSGIHandler
+from django.db import close_old_connections
 from django.test import Client
 
 from evalloop.autopopulate import tick as autopopulate
@@ -91,8 +93,16 @@ class BusyOnce(httpx.BaseTransport):
 @pytest.fixture
 def client(key: str) -> Iterator[httpx.Client]:
     headers = {"Authorization": f"Bearer {key}"}
-    with httpx.Client(base_url="http://testserver", headers=headers, transport=BusyOnce()) as c:
-        yield c
+    # As Django's test client does: a request must not close the test's own connection.
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        transport = BusyOnce()
+        with httpx.Client(base_url="http://testserver", headers=headers, transport=transport) as c:
+            yield c
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
 
 
 def helpers(snippet: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
