@@ -29,3 +29,33 @@ def test_the_index_lists_every_page():
 def test_every_local_link_resolves(page):
     missing = [t for t in _local_links(page) if not (page.parent / t).resolve().exists()]
     assert missing == [], f"{page.name} links to missing files"
+
+
+ANCHORED = re.compile(r"\]\(([^)#\s]*)#([^)\s]+)\)")
+
+
+def _anchors(page: Path) -> set[str]:
+    """The anchors GitHub gives the page's headings."""
+    headings = re.findall(r"^#+ (.+)$", page.read_text(), re.MULTILINE)
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: page.name)
+def test_every_link_to_a_section_names_a_heading(page):
+    wrong = [
+        f"{target}#{anchor}"
+        for target, anchor in ANCHORED.findall(page.read_text())
+        if "://" not in target
+        and (page.parent / (target or page.name)).exists()
+        and anchor not in _anchors(page.parent / (target or page.name))
+    ]
+    assert wrong == [], f"{page.name} links to sections that do not exist"
+
+
+def test_the_readme_says_what_it_is_the_two_commands_and_where_to_go():
+    readme = (ROOT / "README.md").read_text()
+    assert "uv run evalloop demo" in readme
+    assert "uv run pytest" in readme
+    assert "## A look" in readme  # the place of the screenshots
+    for page in ("getting-started.md", "concepts.md", "deployment.md", "api.md"):
+        assert f"(docs/{page})" in readme

@@ -148,9 +148,9 @@ def test_without_debug_a_weak_secret_key_stops_start_up_saying_why(tmp_path, key
     assert secret_key(configured=key, debug=True, data_dir=tmp_path) == key
 
 
-def test_the_readmes_example_secret_key_is_refused(tmp_path):
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    (example,) = re.findall(r"SECRET_KEY='([^']+)'", readme)
+def test_the_deployment_pages_example_secret_key_is_refused(tmp_path):
+    page = (Path(__file__).resolve().parent.parent / "docs" / "deployment.md").read_text()
+    (example,) = re.findall(r"SECRET_KEY='([^']+)'", page)
     with pytest.raises(ImproperlyConfigured, match="placeholder"):
         secret_key(configured=example, debug=False, data_dir=tmp_path)
 

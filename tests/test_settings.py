@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 import runpy
 from pathlib import Path
@@ -11,11 +12,15 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from evalloop.lib import env
+from evalloop.lib.env import Env
 
 ROOT = Path(__file__).resolve().parent.parent
 SETTINGS = ROOT / "config" / "settings.py"
 VARIABLE = re.compile(r"^#?\s*([A-Z][A-Z0-9_]*)=", re.MULTILINE)
 DOCUMENTED = re.compile(r"^\| `([A-Z][A-Z0-9_]*)` \|", re.MULTILINE)
+# A documented default: the table's second cell; an example's value: after `NAME=`.
+DOCUMENTED_DEFAULT = re.compile(r"^\| `([A-Z][A-Z0-9_]*)` \| ([^|]*) \|", re.MULTILINE)
+EXAMPLE_VALUE = re.compile(r"^([A-Z][A-Z0-9_]*)=(.*)$", re.MULTILINE)
 
 
 @pytest.fixture
@@ -107,3 +112,63 @@ def test_env_example_and_docs_name_only_variables_the_settings_read():
     read = set(env.READ)
     assert _names(ROOT / ".env.example", VARIABLE) - read == set(), "stale in .env.example"
     assert _names(ROOT / "docs/settings.md", DOCUMENTED) - read == set(), "stale in docs"
+
+
+@pytest.fixture
+def defaults(load, monkeypatch) -> dict[str, Any]:
+    """Each variable the settings read, with the default its reader was given (None: none)."""
+    given: dict[str, Any] = {}
+
+    def recording(method: Any) -> Any:
+        signature = inspect.signature(method)
+
+        def read(self: Env, name: str, *args: Any, **kwargs: Any) -> Any:
+            arguments = signature.bind(self, name, *args, **kwargs)
+            arguments.apply_defaults()
+            given[name] = arguments.arguments.get("default")
+            return method(self, name, *args, **kwargs)
+
+        return read
+
+    readers = [name for name, member in vars(Env).items() if name[0] != "_" and callable(member)]
+    for name in readers:
+        monkeypatch.setattr(Env, name, recording(getattr(Env, name)))
+    load()
+    return given
+
+
+def as_environment(default: Any) -> str | None:
+    """The default written as the environment would hold it; None when there is no literal one."""
+    if default is None:
+        return None
+    if isinstance(default, bool):
+        return "true" if default else "false"
+    if isinstance(default, float):
+        return f"{default:g}"
+    if isinstance(default, list):
+        return ",".join(default)
+    return str(default)
+
+
+def test_the_docs_give_each_setting_the_default_the_code_has(defaults):
+    documented = dict(DOCUMENTED_DEFAULT.findall((ROOT / "docs/settings.md").read_text()))
+    assert set(defaults) == set(env.READ)
+    wrong = {}
+    for name, default in defaults.items():
+        cell, code = documented[name].strip(), as_environment(default)
+        literal = re.match(r"`([^`]*)`", cell)
+        if literal and literal[1] != code:
+            wrong[name] = f"documented {literal[1]!r}, the code's default is {code!r}"
+        elif not literal and code:  # prose ("generated", "empty") stands only for no value
+            wrong[name] = f"documented as {cell!r}, the code's default is {code!r}"
+    assert wrong == {}, "fix the defaults in docs/settings.md"
+
+
+def test_env_example_gives_each_setting_the_default_the_code_has(defaults):
+    example = dict(EXAMPLE_VALUE.findall((ROOT / ".env.example").read_text()))
+    wrong = {
+        name: f"{value!r} in .env.example, the code's default is {as_environment(defaults[name])!r}"
+        for name, value in example.items()
+        if value != (as_environment(defaults[name]) or "")
+    }
+    assert wrong == {}, "fix the defaults in .env.example"
