@@ -19,6 +19,7 @@ from evalloop.chat.log_import import import_log
 from evalloop.chat.models import Chatbot, Message, Session
 from evalloop.filters import FilterTimeout, Target, filter_time_limit, read_filter_request
 from evalloop.lib import keyset
+from evalloop.lib.errors import Conflict, add_conflict
 from evalloop.teams.access import get_for_team_or_404, team_objects
 from evalloop.teams.decorators import TeamRequest, team_view
 from evalloop.teams.permissions import Action
@@ -32,9 +33,13 @@ def chatbot_list(request: TeamRequest) -> HttpResponse:
     """The team's chatbots; editors create one with the form below the list."""
     form = ChatbotForm(request.POST or None, team=request.team)
     if request.method == "POST" and form.is_valid():
-        chatbot = services.create_chatbot(team=request.team, **form.cleaned_data)
-        messages.success(request, f"Chatbot {chatbot.name} created.")
-        return redirect("chat:session-list", slug=chatbot.slug)
+        try:
+            chatbot = services.create_chatbot(team=request.team, **form.cleaned_data)
+        except Conflict as exc:  # another request took the slug since the form checked it
+            add_conflict(form, exc)
+        else:
+            messages.success(request, f"Chatbot {chatbot.name} created.")
+            return redirect("chat:session-list", slug=chatbot.slug)
     chatbots = team_objects(Chatbot, request.team).annotate(
         session_count=Count("sessions"), last_message_at=Max("sessions__last_message_at")
     )

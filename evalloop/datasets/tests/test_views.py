@@ -53,7 +53,9 @@ def test_an_editor_creates_a_dataset(cast, login):
 def test_a_duplicate_name_is_a_form_error(cast, login, dataset):
     response = login(cast.editor).post(url("dataset-list"), {"name": "Golden", "mode": "message"})
     assert response.status_code == 200
-    assert b"already exists" in response.content
+    form = response.context["form"]
+    assert form.errors["name"] == ["A dataset named 'Golden' already exists in this team."]
+    assert not form.non_field_errors()
 
 
 def test_a_viewer_sees_the_list_but_cannot_create(cast, login):
