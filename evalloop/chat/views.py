@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, Max, QuerySet
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
@@ -171,8 +172,13 @@ def log_upload(request: TeamRequest, slug: str) -> HttpResponse:
 
 
 def _summary_text(summary: Any) -> str:
+    created, updated = summary.sessions_created, summary.sessions_updated
     return (
-        f"Imported {summary.messages_created} messages "
+        f"Imported {_count(summary.messages_created, 'message')} "
         f"({summary.messages_skipped} already there) into "
-        f"{summary.sessions_created} new and {summary.sessions_updated} updated sessions."
+        f"{created} new and {updated} updated session{pluralize(created + updated)}."
     )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{pluralize(n)}"
