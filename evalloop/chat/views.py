@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Max, QuerySet
@@ -27,6 +28,10 @@ from evalloop.teams.permissions import Action
 from evalloop.web.htmx import render_page
 
 PAGE_SIZE = 50
+# The sessions list counts what its filter matches up to this many ("10,000+" beyond), and
+# for at most this long: a count must never make the page slow on a large history.
+COUNT_CAP = 10_000
+COUNT_SECONDS = 2.0
 
 
 @team_view(write_methods=Action.EDIT)
@@ -80,8 +85,24 @@ def session_list(request: TeamRequest, slug: str) -> HttpResponse:
         "paged": bool(request.GET.get("cursor")),
         "filter_state": filter_state,
         "filter_stopped": stopped,
+        "matching": count_text(sessions, filtered=bool(filter_state.filter)) if rows else "",
     }
     return render_page(request, "chat/session_list.html", context, partial="results")
+
+
+def count_text(sessions: QuerySet[Session], *, filtered: bool) -> str:
+    """Say how many sessions there are, up to COUNT_CAP; "" when counting takes too long."""
+    limit = min(COUNT_SECONDS, settings.EVALLOOP_FILTER_TIMEOUT_SECONDS)
+    try:
+        with filter_time_limit(limit):
+            count = sessions.order_by().values("pk")[: COUNT_CAP + 1].count()
+    except FilterTimeout:
+        return ""
+    shown = f"{COUNT_CAP:,}+" if count > COUNT_CAP else f"{count:,}"
+    noun = f"session{pluralize(count)}"
+    if not filtered:
+        return f"{shown} {noun}"
+    return f"{shown} {noun} {'match' if count != 1 else 'matches'} this filter"
 
 
 def _session(request: TeamRequest, slug: str, pk: int) -> Session:
