@@ -43,15 +43,20 @@ def make_token(user: User) -> str:
     return signing.dumps({"user": user.pk, "password": _fingerprint(user)}, salt=SALT)
 
 
-def user_for_token(token: str) -> User:
-    """Answer the user a token was made for, or raise BadLink saying why it cannot be used."""
+def user_for_token(token: str, *, lock: bool = False) -> User:
+    """Answer the user a token was made for, or raise BadLink saying why it cannot be used.
+
+    With `lock`, inside a transaction, the user's row stays locked until it ends, so that one
+    link cannot set a password twice.
+    """
     try:
         data = signing.loads(token, salt=SALT, max_age=MAX_AGE)
     except signing.SignatureExpired:
         raise BadLink(EXPIRED) from None
     except signing.BadSignature:
         raise BadLink(GARBLED) from None
-    user = User.objects.filter(pk=data["user"], is_active=True).first()
+    users = User.objects.select_for_update() if lock else User.objects.all()
+    user = users.filter(pk=data["user"], is_active=True).first()
     if user is None:
         raise BadLink(GARBLED)
     if user.has_usable_password() or data["password"] != _fingerprint(user):

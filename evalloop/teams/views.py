@@ -9,6 +9,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import SetPasswordForm
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -162,14 +163,11 @@ def _password_link(request: TeamRequest, membership: Membership, *, added: bool)
 @require_POST
 def member_link(request: TeamRequest, pk: int) -> HttpResponse:
     membership = _managed_membership(request, pk)
-    if not services.may_have_password_link(membership):
-        messages.error(
-            request,
-            f"{membership.user.email} has set a password already, or belongs to another team "
-            "too: no set-password link can be made for them here.",
-        )
+    try:
+        return _password_link(request, membership, added=False)
+    except services.TeamError as exc:
+        messages.error(request, str(exc))
         return redirect("settings-members")
-    return _password_link(request, membership, added=False)
 
 
 # -- set a password from a link --------------------------------------------------------------
@@ -179,8 +177,15 @@ def member_link(request: TeamRequest, pk: int) -> HttpResponse:
 @sensitive_post_parameters()
 def set_password(request: HttpRequest, token: str) -> HttpResponse:
     """The page a set-password link opens: choose a password, then you are logged in."""
+    if request.method != "POST":
+        return _set_password(request, token)
+    with transaction.atomic():  # one link posted twice at once: the second sees it used
+        return _set_password(request, token, lock=True)
+
+
+def _set_password(request: HttpRequest, token: str, *, lock: bool = False) -> HttpResponse:
     try:
-        user = links.user_for_token(token)
+        user = links.user_for_token(token, lock=lock)
     except links.BadLink as exc:
         return render(request, "registration/set_password.html", {"problem": exc}, status=400)
     form = SetPasswordForm(user, request.POST or None)
