@@ -209,9 +209,7 @@ def _complete(run: Run, now: datetime) -> None:
     run.error = ""
     run.save(update_fields=["status", "done", "errors", "started_at", "finished_at", "error"])
     if run.type == RunType.FULL:  # previews are watched; delta runs come too often to tell
-        tally = (
-            f"{run.done} result{pluralize(run.done)}, {run.errors} error{pluralize(run.errors)}"
-        )
+        tally = f"{run.done} result{pluralize(run.done)}, {run.errors} error{pluralize(run.errors)}"
         _tell(run, Kind.INFO, f"{_name(run)} completed: {tally}.")
     _finalize_on_commit(run)
 
