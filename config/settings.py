@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 
 from evalloop.lib import fsbroker
 from evalloop.lib.env import Env, secret_key
@@ -230,6 +231,22 @@ EVALLOOP_RUN_BATCHES_PER_RUN = env.integer("EVALLOOP_RUN_BATCHES_PER_RUN", 4, mi
 EVALLOOP_RUN_BATCHES_IN_FLIGHT = env.integer("EVALLOOP_RUN_BATCHES_IN_FLIGHT", 16, minimum=1)
 EVALLOOP_RUN_LEASE_SECONDS = env.integer("EVALLOOP_RUN_LEASE_SECONDS", 600, minimum=10)
 EVALLOOP_RUN_STALL_LIMIT = env.integer("EVALLOOP_RUN_STALL_LIMIT", 3, minimum=1)
+
+# E-mail, optional: with EMAIL_HOST set, the set-password link made for a member added by
+# e-mail address is also sent to them; without it nothing is sent and the admin passes the
+# link on (evalloop/teams/links.py).
+EMAIL_HOST = env.string("EMAIL_HOST") or ""
+EMAIL_PORT = env.integer("EMAIL_PORT", 587, minimum=1)
+EMAIL_HOST_USER = env.string("EMAIL_HOST_USER") or ""
+EMAIL_HOST_PASSWORD = env.string("EMAIL_HOST_PASSWORD") or ""
+EMAIL_USE_SSL = env.boolean("EMAIL_USE_SSL", False)
+EMAIL_USE_TLS = env.boolean("EMAIL_USE_TLS", not EMAIL_USE_SSL)
+if EMAIL_USE_SSL and EMAIL_USE_TLS:
+    raise ImproperlyConfigured(
+        "EMAIL_USE_SSL and EMAIL_USE_TLS are both true: use SSL (port 465) or TLS (587)."
+    )
+DEFAULT_FROM_EMAIL = env.string("DEFAULT_FROM_EMAIL") or "evalloop@localhost"
+EMAIL_TIMEOUT = 10  # seconds: a mail server that does not answer must not hold the page
 
 LOG_LEVEL = env.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))
 LOGGING = {

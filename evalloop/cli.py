@@ -255,6 +255,8 @@ def createteam(slug: str, name: str, owner_email: str) -> None:
 def tick(sweep: bool) -> None:
     """Run one auto-population tick for every enabled rule, print a summary."""
     _prepare()
+    from django.template.defaultfilters import pluralize
+
     from evalloop.autopopulate import tick as engine
 
     with _reported():
@@ -267,7 +269,8 @@ def tick(sweep: bool) -> None:
             f"{s.duration_ms} ms" + (f", error: {s.error}" if s.error else "")
         )
     appended = sum(s.counts.appended for s in summaries)
-    click.echo(f"Ticked {len(summaries)} rules; {appended} rows appended.")
+    ticked = f"{len(summaries)} rule{pluralize(len(summaries))}"
+    click.echo(f"Ticked {ticked}; {appended} row{pluralize(appended)} appended.")
 
 
 @main.group()

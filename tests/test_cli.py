@@ -190,4 +190,4 @@ def test_tick_runs_every_enabled_rule_and_prints_a_summary(ann):
     result = evalloop("tick")
     assert result.exit_code == 0, result.output
     assert f"rule {rule.pk}: no_op, scanned 0" in result.output
-    assert result.output.endswith("Ticked 1 rules; 0 rows appended.\n")
+    assert result.output.endswith("Ticked 1 rule; 0 rows appended.\n")

@@ -172,3 +172,13 @@ def test_env_example_gives_each_setting_the_default_the_code_has(defaults):
         if value != (as_environment(defaults[name]) or "")
     }
     assert wrong == {}, "fix the defaults in .env.example"
+
+
+def test_email_is_off_until_a_host_is_set_and_tls_follows_ssl(load):
+    settings = load()
+    assert (settings["EMAIL_HOST"], settings["EMAIL_USE_TLS"]) == ("", True)
+    ssl = load(EMAIL_HOST="smtp.example.com", EMAIL_PORT="465", EMAIL_USE_SSL="true")
+    assert (ssl["EMAIL_HOST"], ssl["EMAIL_PORT"]) == ("smtp.example.com", 465)
+    assert (ssl["EMAIL_USE_SSL"], ssl["EMAIL_USE_TLS"]) == (True, False)
+    with pytest.raises(ImproperlyConfigured, match="EMAIL_USE_SSL and EMAIL_USE_TLS"):
+        load(EMAIL_USE_SSL="true", EMAIL_USE_TLS="true")

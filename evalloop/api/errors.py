@@ -3,7 +3,8 @@
 `loc` says where each problem lies. Its first item names the part of the request, as
 pydantic and ninja do: `"path"`, `"query"`, `"body"` or `"file"`; the rest is the place inside
 it, e.g. `["body", "filter", 2, "value"]` or `["query", "cursor"]`. A problem with the request
-as a whole (not found, forbidden, a conflict, a busy database) has `loc: []`.
+as a whole (not found, forbidden, a conflict with the state, a busy database) has `loc: []`;
+a conflict with one value sent (a taken name) is placed at that field, `["body", "name"]`.
 
 Code raises; the handlers below render. One function per mapped exception.
 """
@@ -143,7 +144,9 @@ def on_denied(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
 
 
 def on_conflict(request: HttpRequest, exc: Conflict) -> HttpResponse:
-    return answer(409, str(exc))
+    # A conflicting value (a taken name) came in the body, like every field services name.
+    place = ("body", exc.field) if exc.field else ()
+    return answer(409, [problem(str(exc), *place)])
 
 
 def on_too_many_failures(request: HttpRequest, exc: TooManyFailures) -> HttpResponse:

@@ -16,6 +16,7 @@ from enum import StrEnum
 from functools import cache, partial
 
 from django.conf import settings
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
 from evalloop.autopopulate.models import Completion, Entry, Rule
@@ -161,7 +162,8 @@ def _summary(turns: list[Explanation]) -> Explanation:
     counts = {decision: decisions.count(decision) for decision in dict.fromkeys(decisions)}
     parts = ", ".join(f"{n} {TURN_WORDS[decision]}" for decision, n in counts.items())
     decision = decisions[0] if len(counts) == 1 else Decision.MIXED
-    return Explanation(decision, f"{len(turns)} turns: {parts}.", turns=turns)
+    total = f"{len(turns)} turn{pluralize(len(turns))}"
+    return Explanation(decision, f"{total}: {parts}.", turns=turns)
 
 
 def _source(rule: Rule, facts: Facts, source: Source, refusal: Refusal) -> Explanation:

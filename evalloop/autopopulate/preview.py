@@ -18,6 +18,7 @@ from itertools import islice
 from typing import Any
 
 from django.db.models import Count, Exists, OuterRef, QuerySet
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import timezone
 
@@ -207,7 +208,7 @@ def _session_examples(rule: Rule, ids: list[int]) -> list[Example]:
             external_id=found[pk].external_id,
             message_id=None,
             created_at=found[pk].created_at,
-            text=f"{found[pk].messages_count} messages",
+            text=f"{found[pk].messages_count} message{pluralize(found[pk].messages_count)}",
             url=_transcript(rule, pk),
         )
         for pk in ids

@@ -30,7 +30,9 @@ def create_chatbot(*, team: Team, slug: str, name: str) -> Chatbot:
         with transaction.atomic():
             return Chatbot.objects.create(team=team, slug=slug, name=name)
     except IntegrityError:
-        raise Conflict(f"A chatbot with the slug {slug!r} already exists.") from None
+        raise Conflict(
+            f"A chatbot with the slug {slug!r} already exists in this team.", field="slug"
+        ) from None
 
 
 def clean_tag_names(names: Iterable[str], *, field: str = "tags") -> list[str]:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Max, QuerySet
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
@@ -19,12 +21,17 @@ from evalloop.chat.log_import import import_log
 from evalloop.chat.models import Chatbot, Message, Session
 from evalloop.filters import FilterTimeout, Target, filter_time_limit, read_filter_request
 from evalloop.lib import keyset
+from evalloop.lib.errors import Conflict, add_conflict
 from evalloop.teams.access import get_for_team_or_404, team_objects
 from evalloop.teams.decorators import TeamRequest, team_view
 from evalloop.teams.permissions import Action
 from evalloop.web.htmx import render_page
 
 PAGE_SIZE = 50
+# The sessions list counts what its filter matches up to this many ("10,000+" beyond), and
+# for at most this long: a count must never make the page slow on a large history.
+COUNT_CAP = 10_000
+COUNT_SECONDS = 2.0
 
 
 @team_view(write_methods=Action.EDIT)
@@ -32,9 +39,13 @@ def chatbot_list(request: TeamRequest) -> HttpResponse:
     """The team's chatbots; editors create one with the form below the list."""
     form = ChatbotForm(request.POST or None, team=request.team)
     if request.method == "POST" and form.is_valid():
-        chatbot = services.create_chatbot(team=request.team, **form.cleaned_data)
-        messages.success(request, f"Chatbot {chatbot.name} created.")
-        return redirect("chat:session-list", slug=chatbot.slug)
+        try:
+            chatbot = services.create_chatbot(team=request.team, **form.cleaned_data)
+        except Conflict as exc:  # another request took the slug since the form checked it
+            add_conflict(form, exc)
+        else:
+            messages.success(request, f"Chatbot {chatbot.name} created.")
+            return redirect("chat:session-list", slug=chatbot.slug)
     chatbots = team_objects(Chatbot, request.team).annotate(
         session_count=Count("sessions"), last_message_at=Max("sessions__last_message_at")
     )
@@ -74,8 +85,24 @@ def session_list(request: TeamRequest, slug: str) -> HttpResponse:
         "paged": bool(request.GET.get("cursor")),
         "filter_state": filter_state,
         "filter_stopped": stopped,
+        "matching": count_text(sessions, filtered=bool(filter_state.filter)) if rows else "",
     }
     return render_page(request, "chat/session_list.html", context, partial="results")
+
+
+def count_text(sessions: QuerySet[Session], *, filtered: bool) -> str:
+    """Say how many sessions there are, up to COUNT_CAP; "" when counting takes too long."""
+    limit = min(COUNT_SECONDS, settings.EVALLOOP_FILTER_TIMEOUT_SECONDS)
+    try:
+        with filter_time_limit(limit):
+            count = sessions.order_by().values("pk")[: COUNT_CAP + 1].count()
+    except FilterTimeout:
+        return ""
+    shown = f"{COUNT_CAP:,}+" if count > COUNT_CAP else f"{count:,}"
+    noun = f"session{pluralize(count)}"
+    if not filtered:
+        return f"{shown} {noun}"
+    return f"{shown} {noun} {'match' if count != 1 else 'matches'} this filter"
 
 
 def _session(request: TeamRequest, slug: str, pk: int) -> Session:
@@ -166,8 +193,13 @@ def log_upload(request: TeamRequest, slug: str) -> HttpResponse:
 
 
 def _summary_text(summary: Any) -> str:
+    created, updated = summary.sessions_created, summary.sessions_updated
     return (
-        f"Imported {summary.messages_created} messages "
+        f"Imported {_count(summary.messages_created, 'message')} "
         f"({summary.messages_skipped} already there) into "
-        f"{summary.sessions_created} new and {summary.sessions_updated} updated sessions."
+        f"{created} new and {updated} updated session{pluralize(created + updated)}."
     )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{pluralize(n)}"

@@ -192,10 +192,8 @@ def _column_problem(name: str, seen: set[str]) -> str | None:
     prefix, dot, key = name.partition(".")
     if name in ("id", *TEXT_COLUMNS, "history") or (dot and prefix in MAPPINGS and key):
         return None
-    return (
-        "unknown column: use id, input, output, expected_output, history, "
-        "context.<key>, participant_data.<key> or state.<key>"
-    )
+    known = ", ".join(("id", *TEXT_COLUMNS, "history", *(f"{m}.<key>" for m in MAPPINGS)))
+    return f"unknown column; the columns are {known}"
 
 
 def _read_columns(records: Iterator[tuple[int, list[str]]]) -> Plan:

@@ -64,7 +64,7 @@ def _check_name_free(team: Team, name: str, *, exclude: int | None = None) -> No
     if exclude is not None:
         taken = taken.exclude(pk=exclude)
     if taken.exists():
-        raise Conflict(f"name: a dataset named {name!r} already exists in this team.")
+        raise Conflict(f"A dataset named {name!r} already exists in this team.", field="name")
 
 
 def _clean_name(name: str) -> str:

@@ -37,7 +37,7 @@ from evalloop.filters import (
     filter_time_limit,
     read_filter_request,
 )
-from evalloop.lib.errors import Conflict
+from evalloop.lib.errors import Conflict, add_conflict
 from evalloop.lib.sampling import IMPORT_SEED
 from evalloop.teams.access import get_for_team_or_404, team_objects
 from evalloop.teams.decorators import TeamRequest, team_view
@@ -59,8 +59,10 @@ def _row(dataset: Dataset, row_pk: int) -> Row:
 
 
 def _form_errors(form: Any, exc: ValidationError | Conflict) -> None:
-    messages_ = exc.messages if isinstance(exc, ValidationError) else [str(exc)]
-    for message in messages_:
+    if isinstance(exc, Conflict):
+        add_conflict(form, exc)
+        return
+    for message in exc.messages:
         form.add_error(None, message)
 
 

@@ -12,7 +12,7 @@ from evalloop.evaluators.kinds import REGISTRY, get_kind
 from evalloop.evaluators.kinds.base import Kind, RowData
 from evalloop.evaluators.models import Provider
 from evalloop.evaluators.services import MAX_DESCRIPTION, MAX_NAME
-from evalloop.lib.errors import Conflict, Invalid, describe
+from evalloop.lib.errors import Conflict, Invalid, add_conflict, describe
 from evalloop.lib.inputs import MAX_ID
 from evalloop.teams.access import team_objects
 from evalloop.teams.models import Team
@@ -175,7 +175,7 @@ class EvaluatorForm(forms.Form):
     def add_problems(self, exc: Invalid | Conflict) -> None:
         """Put each problem a service found beside the field it names."""
         if isinstance(exc, Conflict):
-            self.add_error("name", str(exc).removeprefix("name: ").capitalize())
+            add_conflict(self, exc)
             return
         for loc, message in exc.problems:
             field, rest = self._field_of(loc)

@@ -124,19 +124,21 @@ def clean_prices(prices: Mapping[str, Any]) -> dict[str, dict[str, float]]:
     return {model: {"input": p.input, "output": p.output} for model, p in checked.items()}
 
 
+def _name_taken(provider: Provider) -> str:
+    return f"A provider named {provider.name!r} already exists in this team."
+
+
 def _save(provider: Provider) -> Provider:
     taken = Provider.objects.for_team(provider.team).filter(name=provider.name)
     if provider.pk is not None:
         taken = taken.exclude(pk=provider.pk)
     if taken.exists():
-        raise Conflict(f"name: a provider named {provider.name!r} already exists in this team.")
+        raise Conflict(_name_taken(provider), field="name")
     try:
         with transaction.atomic():  # a savepoint: a racing twin leaves this transaction usable
             provider.save()
     except IntegrityError:
-        raise Conflict(
-            f"name: a provider named {provider.name!r} already exists in this team."
-        ) from None
+        raise Conflict(_name_taken(provider), field="name") from None
     return provider
 
 

@@ -181,12 +181,16 @@ def _definition(evaluator: Evaluator) -> Definition:
 # Evaluators
 
 
+def _name_taken(name: str) -> str:
+    return f"An evaluator named {name!r} already exists in this team."
+
+
 def _check_name_free(team: Team, name: str, *, exclude: int | None = None) -> None:
     taken = Evaluator.objects.for_team(team).filter(name=name)
     if exclude is not None:
         taken = taken.exclude(pk=exclude)
     if taken.exists():
-        raise Conflict(f"name: an evaluator named {name!r} already exists in this team.")
+        raise Conflict(_name_taken(name), field="name")
 
 
 def _saved(evaluator: Evaluator) -> None:
@@ -195,9 +199,7 @@ def _saved(evaluator: Evaluator) -> None:
         with transaction.atomic():
             evaluator.save()
     except IntegrityError:
-        raise Conflict(
-            f"name: an evaluator named {evaluator.name!r} already exists in this team."
-        ) from None
+        raise Conflict(_name_taken(evaluator.name), field="name") from None
 
 
 @transaction.atomic

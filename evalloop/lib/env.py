@@ -163,7 +163,8 @@ def sqlite_database(path: Path) -> dict[str, Any]:
     }
 
 
-# Placeholders from our own examples (docs/deployment.md) and common ones: never secret, however long.
+# Placeholders from our own examples (docs/deployment.md) and common ones: never secret,
+# however long.
 PLACEHOLDER_SECRET_KEYS = frozenset(
     {
         "at least 50 random characters, the same on every machine",

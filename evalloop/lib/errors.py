@@ -4,11 +4,27 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from django import forms
+
 Loc = tuple[str | int, ...]
 
 
 class Conflict(Exception):
-    """The request conflicts with the current state (the API answers 409)."""
+    """The request conflicts with the current state (the API answers 409).
+
+    `field` names the input whose value conflicts (a taken name): the API places the
+    message at `["body", field]`, forms beside that field. The message is plain words
+    for people, with no field name in it.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def add_conflict(form: forms.BaseForm, exc: Conflict) -> None:
+    """Show a conflict on `form`: beside the field it names, or above the form."""
+    form.add_error(exc.field if exc.field in form.fields else None, str(exc))
 
 
 class Invalid(ValueError):

@@ -17,6 +17,7 @@ from functools import partial
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, F, Q
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
 from evalloop.lib import busy
@@ -208,7 +209,8 @@ def _complete(run: Run, now: datetime) -> None:
     run.error = ""
     run.save(update_fields=["status", "done", "errors", "started_at", "finished_at", "error"])
     if run.type == RunType.FULL:  # previews are watched; delta runs come too often to tell
-        _tell(run, Kind.INFO, f"{_name(run)} completed: {run.done} results, {run.errors} errors.")
+        tally = f"{run.done} result{pluralize(run.done)}, {run.errors} error{pluralize(run.errors)}"
+        _tell(run, Kind.INFO, f"{_name(run)} completed: {tally}.")
     _finalize_on_commit(run)
 
 

@@ -68,7 +68,7 @@ def _check_name_free(team: Team, name: str, *, exclude: int | None = None) -> No
     if exclude is not None:
         taken = taken.exclude(pk=exclude)
     if taken.exists():
-        raise Conflict(f"name: a config named {name!r} already exists in this team.")
+        raise Conflict(f"A config named {name!r} already exists in this team.", field="name")
 
 
 def _check_dataset(team: Team, dataset: Dataset) -> Dataset:

@@ -79,7 +79,12 @@ class TeamForm(forms.Form):
 
 
 class MemberAddForm(forms.Form):
-    email = forms.EmailField(label="E-mail of an existing user")
+    email = forms.EmailField(
+        label="E-mail",
+        max_length=254,
+        help_text="Someone without an account gets one, and you a link to pass on for them "
+        "to set their password.",
+    )
     role = forms.ChoiceField(initial=Role.VIEWER)
 
     def __init__(self, *args: Any, actor_role: str | None, **kwargs: Any) -> None:

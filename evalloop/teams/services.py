@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import logging
+import smtplib
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from evalloop.lib import keys
 from evalloop.lib.locking import lock_or_404
+from evalloop.teams import links
 from evalloop.teams.flags import CATALOGUE
 from evalloop.teams.models import ApiKey, Flag, Membership, Team, User
 from evalloop.teams.permissions import Role
+
+logger = logging.getLogger(__name__)
 
 # Writing last_used_at on every request would turn every API read into a write.
 LAST_USED_RESOLUTION_SECONDS = 60
@@ -52,13 +59,74 @@ def _check_role(role: str) -> None:
 
 @transaction.atomic
 def add_member(*, team: Team, email: str, role: str) -> Membership:
+    """Add the user with `email` to `team`; a new address gets an account with no password."""
     _check_role(role)
-    user = User.objects.filter(email=email.strip().lower()).first()
-    if user is None:
-        raise ValidationError({"email": "No user has this e-mail address."})
+    user = _user_for(email.strip().lower())
     if Membership.objects.filter(team=team, user=user).exists():
         raise ValidationError({"email": f"{user.email} is already a member of this team."})
-    return Membership.objects.create(team=team, user=user, role=role)
+    try:
+        with transaction.atomic():  # a savepoint: a racing twin leaves this transaction usable
+            return Membership.objects.create(team=team, user=user, role=role)
+    except IntegrityError:
+        raise ValidationError(
+            {"email": f"{user.email} is already a member of this team."}
+        ) from None
+
+
+def _user_for(email: str) -> User:
+    user = User.objects.filter(email=email).first()
+    if user is not None:
+        return user
+    try:
+        with transaction.atomic():
+            return User.objects.create_user(email, None)  # no usable password until a link
+    except IntegrityError:  # another request created it meanwhile
+        return User.objects.get(email=email)
+
+
+def may_have_password_link(membership: Membership) -> bool:
+    """Whether admins of the member's team may make them a set-password link.
+
+    Only for an account with no password yet that belongs to this team alone: otherwise the
+    admins of one team could take over an account another team relies on.
+    """
+    user = membership.user
+    others = Membership.objects.filter(user=user).exclude(team_id=membership.team_id)
+    return user.is_active and not user.has_usable_password() and not others.exists()
+
+
+@transaction.atomic
+def make_password_link(*, membership: Membership) -> str:
+    """Answer a token for a one-time set-password link; links made before stop working."""
+    if not may_have_password_link(membership):
+        raise TeamError(
+            f"{membership.user.email} has set a password already or belongs to another team "
+            "too, so no set-password link can be made here; they log in with their password."
+        )
+    user = membership.user
+    user.set_unusable_password()  # a fresh one: older links' fingerprints no longer match
+    user.save(update_fields=["password"])
+    return links.make_token(user)
+
+
+def email_password_link(*, membership: Membership, url: str) -> bool | None:
+    """E-mail the link to the member: True when sent, False when sending failed, None when
+    no SMTP server is set (EMAIL_HOST) and nothing was tried."""
+    if not settings.EMAIL_HOST:
+        return None
+    team = membership.team
+    body = (
+        f"You have been added to the team {team.name} on evalloop.\n\n"
+        f"Set your password here (the link works once, for {links.MAX_AGE.days} days):\n"
+        f"{url}\n"
+    )
+    subject = f"Set your evalloop password for {team.name}"
+    try:
+        send_mail(subject, body, None, [membership.user.email])
+    except (OSError, smtplib.SMTPException):
+        logger.warning("The set-password link for %s could not be e-mailed.", membership.user)
+        return False
+    return True
 
 
 def _other_owners(membership: Membership) -> bool:

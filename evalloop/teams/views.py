@@ -2,16 +2,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import login as auth_login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import SetPasswordForm
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
-from evalloop.teams import flags, services
+from evalloop.teams import flags, links, services
 from evalloop.teams.access import get_for_team_or_404
 from evalloop.teams.decorators import TeamRequest, team_view
 from evalloop.teams.forms import (
@@ -111,9 +118,15 @@ def _member_rows(request: TeamRequest) -> list[MemberRow]:
 
 def _member_context(request: TeamRequest, **extra: object) -> dict[str, object]:
     may_write = can(request.role, Action.MANAGE_MEMBERS)
-    return {"roles": grantable_roles(request.role), "may_write": may_write, **extra}
+    return {
+        "roles": grantable_roles(request.role),
+        "may_write": may_write,
+        "email_configured": bool(settings.EMAIL_HOST),
+        **extra,
+    }
 
 
+@never_cache  # the answer to an addition may hold a set-password link
 @team_view(Action.VIEW, write_methods=Action.MANAGE_MEMBERS)
 def members(request: TeamRequest) -> HttpResponse:
     form = MemberAddForm(request.POST or None, actor_role=request.role)
@@ -121,12 +134,67 @@ def members(request: TeamRequest) -> HttpResponse:
         try:
             membership = services.add_member(team=request.team, **form.cleaned_data)
         except ValidationError as exc:
-            form.add_error(None, exc)
+            form.add_error(None, exc)  # errors by field land on their fields
         else:
+            if services.may_have_password_link(membership):
+                return _password_link(request, membership, added=True)
             messages.success(request, f"{membership.user.email} joined as {membership.role}.")
             return redirect("settings-members")
     context = _member_context(request, form=form, rows=_member_rows(request))
     return render(request, "teams/members.html", context)
+
+
+def _password_link(request: TeamRequest, membership: Membership, *, added: bool) -> HttpResponse:
+    """Make a set-password link for the member, e-mail it if SMTP is set, show it once."""
+    token = services.make_password_link(membership=membership)
+    url = request.build_absolute_uri(reverse("set-password", args=[token]))
+    context = {
+        "membership": membership,
+        "link": url,
+        "added": added,
+        "emailed": services.email_password_link(membership=membership, url=url),
+        "expires_at": timezone.now() + links.MAX_AGE,
+    }
+    return render(request, "teams/member_link.html", context)
+
+
+@never_cache
+@team_view(Action.MANAGE_MEMBERS)
+@require_POST
+def member_link(request: TeamRequest, pk: int) -> HttpResponse:
+    membership = _managed_membership(request, pk)
+    try:
+        return _password_link(request, membership, added=False)
+    except services.TeamError as exc:
+        messages.error(request, str(exc))
+        return redirect("settings-members")
+
+
+# -- set a password from a link --------------------------------------------------------------
+
+
+@never_cache
+@sensitive_post_parameters()
+def set_password(request: HttpRequest, token: str) -> HttpResponse:
+    """The page a set-password link opens: choose a password, then you are logged in."""
+    if request.method != "POST":
+        return _set_password(request, token)
+    with transaction.atomic():  # one link posted twice at once: the second sees it used
+        return _set_password(request, token, lock=True)
+
+
+def _set_password(request: HttpRequest, token: str, *, lock: bool = False) -> HttpResponse:
+    try:
+        user = links.user_for_token(token, lock=lock)
+    except links.BadLink as exc:
+        return render(request, "registration/set_password.html", {"problem": exc}, status=400)
+    form = SetPasswordForm(user, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        auth_login(request, user)
+        messages.success(request, "Your password is set, and you are logged in.")
+        return redirect("home")
+    return render(request, "registration/set_password.html", {"form": form, "account": user})
 
 
 def _managed_membership(request: TeamRequest, pk: int) -> Membership:

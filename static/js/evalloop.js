@@ -227,3 +227,40 @@ function showWhen(root) {
 
 document.addEventListener("change", () => showWhen(document));
 document.addEventListener("DOMContentLoaded", () => showWhen(document));
+
+// <input type="checkbox" data-select-all="session"> in a table's head ticks or clears every
+// box of that name in the table's rows, and shows whether all, some or none are ticked. It
+// ships hidden, as without JavaScript it could do nothing; each row's own box works anyway.
+function revealSelectAll(root) {
+  root.querySelectorAll("input[data-select-all]").forEach((box) => {
+    box.hidden = false;
+  });
+}
+
+function rowBoxes(all) {
+  const table = all.closest("table");
+  const name = all.dataset.selectAll;
+  return table ? [...table.querySelectorAll("tbody input[type=checkbox]")].filter((box) => box.name === name) : [];
+}
+
+document.addEventListener("change", (event) => {
+  const box = event.target;
+  if (!(box instanceof HTMLInputElement) || box.type !== "checkbox") return;
+  if (box.dataset.selectAll !== undefined) {
+    for (const row of rowBoxes(box)) row.checked = box.checked;
+    box.indeterminate = false;
+    return;
+  }
+  const all = box.closest("table")?.querySelector("thead input[data-select-all]");
+  if (!all) return;
+  const rows = rowBoxes(all);
+  const ticked = rows.filter((row) => row.checked).length;
+  all.checked = rows.length > 0 && ticked === rows.length;
+  all.indeterminate = ticked > 0 && ticked < rows.length;
+});
+
+if (window.htmx) {
+  htmx.onLoad(revealSelectAll); // the first page, and each page of results swapped in
+} else {
+  document.addEventListener("DOMContentLoaded", () => revealSelectAll(document));
+}

@@ -72,6 +72,13 @@ def test_a_conflict_is_409_with_the_same_shape():
     assert detail(response) == [{"loc": [], "msg": "Runs are in flight."}]
 
 
+def test_a_conflict_with_one_field_is_placed_at_it_in_the_body():
+    response = handle(Conflict("A dataset named 'x' already exists in this team.", field="name"))
+    assert response.status_code == 409
+    message = "A dataset named 'x' already exists in this team."
+    assert detail(response) == [{"loc": ["body", "name"], "msg": message}]
+
+
 def test_a_bad_filter_answers_the_same_shape_from_every_endpoint(api, cast):
     ChatbotFactory(team=cast.team, slug="support")
     dataset = DatasetFactory(team=cast.team)

@@ -10,10 +10,10 @@ from django.utils import timezone
 from evalloop.autopopulate import preview, services
 from evalloop.autopopulate.models import Entry
 from evalloop.autopopulate.preview import preview_rule
-from evalloop.autopopulate.tests.traffic import session
+from evalloop.autopopulate.tests.traffic import end, session
 from evalloop.autopopulate.tick import sampled_in, tick_rule
 from evalloop.chat.models import Message, Role
-from evalloop.chat.tests.factories import ChatbotFactory
+from evalloop.chat.tests.factories import ChatbotFactory, SessionFactory, conversation
 from evalloop.datasets.models import Mode
 from evalloop.datasets.tests.factories import DatasetFactory
 from evalloop.runs.tests import scenes
@@ -44,6 +44,16 @@ def test_it_counts_the_complete_matching_sessions_of_the_last_seven_days(make_ru
     assert [example.session_id for example in answer.examples] == [s.pk for s in kept[::-1]]
     assert answer.examples[0].url == f"/chatbots/support/sessions/{kept[-1].pk}/"
     assert answer.backfill is None
+
+
+def test_an_example_says_how_many_messages_in_words(make_rule, chatbot):
+    rule = make_rule()
+    lone = SessionFactory(chatbot=chatbot)
+    conversation(lone, ("human", "anyone there?"))
+    end(lone)
+    pair = session(chatbot)
+    texts = {example.session_id: example.text for example in preview_rule(rule=rule).examples}
+    assert texts == {lone.pk: "1 message", pair.pk: "2 messages"}
 
 
 def test_the_days_widen_the_window(make_rule, chatbot):

@@ -357,7 +357,7 @@ def test_the_command_sweeps_with_its_flag(make_rule, chatbot, dataset, monkeypat
     assert "0 rows appended" in CliRunner().invoke(cli.main, ["tick"]).output
     swept = CliRunner().invoke(cli.main, ["tick", "--sweep"])
     assert swept.exit_code == 0
-    assert "1 rows appended" in swept.output
+    assert "1 row appended" in swept.output
     assert len(rows_of(dataset)) == 1
 
 

@@ -32,6 +32,8 @@ def test_an_editor_creates_a_chatbot(api, cast):
 def test_the_same_slug_again_is_a_409(api, chatbot):
     response = api(Role.EDITOR).post("/chatbots", {"slug": "support", "name": "Again"})
     assert response.status_code == 409
+    message = "A chatbot with the slug 'support' already exists in this team."
+    assert response.json()["detail"] == [{"loc": ["body", "slug"], "msg": message}]
 
 
 def test_a_bad_slug_is_a_422(api, cast):

@@ -29,7 +29,9 @@ def file(content, name="log.csv"):
 def test_an_editor_imports_a_file(cast, login, url):
     response = login(cast.editor).post(url, {"file": file(GOOD)}, follow=True)
     assert response.redirect_chain[-1][0] == reverse("chat:session-list", args=["support"])
-    assert "Imported 1 messages" in response.content.decode()
+    assert "Imported 1 message (0 already there) into 1 new and 0 updated session." in (
+        response.content.decode()
+    )
     assert Message.objects.get().content == "hi"
 
 

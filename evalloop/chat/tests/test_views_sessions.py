@@ -1,13 +1,17 @@
 """The sessions list of a chatbot: newest first, filtered by the builder, paged."""
 
+import re
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
+from django.db.models.expressions import RawSQL
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from evalloop.chat import services, views
+from evalloop.chat.models import Session
 from evalloop.chat.tests.factories import ChatbotFactory, SessionFactory
 from evalloop.filters import parse_filter
 
@@ -138,6 +142,78 @@ def test_another_teams_sessions_never_show(cast, login, chatbot, url):
     SessionFactory(chatbot=theirs, external_id="theirs")
     sessions_at(chatbot, 1)
     assert shown(login(cast.viewer).get(url)) == ["s-0"]
+
+
+def count_shown(response):
+    return response.context["matching"]
+
+
+def shown_count(response):
+    found = re.search(r'data-testid="session-count">([^<]*)<', response.content.decode())
+    return found and found.group(1)
+
+
+def test_it_says_how_many_sessions_there_are(cast, login, chatbot, url):
+    sessions_at(chatbot, 3)
+    response = login(cast.viewer).get(url)
+    assert count_shown(response) == "3 sessions"
+    assert '<p class="muted result-count" data-testid="session-count">3 sessions</p>' in (
+        response.content.decode()
+    )
+
+
+def test_it_says_how_many_sessions_match_the_filter_on_every_page(
+    cast, login, chatbot, url, monkeypatch
+):
+    monkeypatch.setattr(views, "PAGE_SIZE", 2)
+    for session in sessions_at(chatbot, 4)[1:]:
+        services.change_session_tags(session=session, add=["vip"])
+    client = login(cast.viewer)
+    first = client.get(url, {"f": "tags:any_of:vip"})
+    assert count_shown(first) == "3 sessions match this filter"
+    cursor = first.context["next_cursor"]
+    second = client.get(url, {"f": "tags:any_of:vip", "cursor": cursor}, HTTP_HX_REQUEST="true")
+    assert shown_count(second) == "3 sessions match this filter"
+    services.change_session_tags(session=Session.objects.get(external_id="s-3"), add=["rare"])
+    one = client.get(url, {"f": "tags:any_of:rare"})
+    assert count_shown(one) == "1 session matches this filter"
+
+
+def test_the_count_stops_at_its_cap(cast, login, chatbot, url, monkeypatch):
+    monkeypatch.setattr(views, "COUNT_CAP", 2)
+    sessions_at(chatbot, 3)
+    assert count_shown(login(cast.viewer).get(url)) == "2+ sessions"
+    monkeypatch.setattr(views, "COUNT_CAP", 3)
+    assert count_shown(login(cast.viewer).get(url)) == "3 sessions"
+
+
+def test_a_count_past_its_time_limit_says_nothing(chatbot, settings):
+    settings.EVALLOOP_FILTER_TIMEOUT_SECONDS = 1
+    endless = (
+        "SELECT i FROM (WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+        "WHERE i < 100000000000) SELECT max(i) AS i FROM n) AS counted"
+    )
+    sessions_at(chatbot, 1)
+    sessions = Session.objects.filter(chatbot=chatbot, pk__in=RawSQL(endless, []))
+    started = time.monotonic()
+    assert views.count_text(sessions, filtered=True) == ""
+    assert time.monotonic() - started < 10
+
+
+def test_no_count_shows_when_nothing_is_listed(cast, login, chatbot, url):
+    response = login(cast.viewer).get(url)
+    assert count_shown(response) == ""
+    assert "result-count" not in response.content.decode()
+
+
+def test_editors_get_a_select_all_box_that_ships_hidden(cast, login, chatbot, url):
+    sessions_at(chatbot, 2)
+    select_all = (
+        '<input type="checkbox" data-select-all="session" '
+        'aria-label="Select every session on this page" hidden>'
+    )
+    assert select_all in login(cast.editor).get(url).content.decode()
+    assert "data-select-all" not in login(cast.viewer).get(url).content.decode()
 
 
 def test_the_list_query_count_does_not_grow_with_rows(

@@ -51,9 +51,18 @@ def test_it_shows_the_messages_with_roles_and_tags(cast, login, session, message
     assert content.index("Where is my parcel?") < content.index("On its way.")
     assert "Human" in content
     assert "AI" in content
-    assert '<span class="pill">late' in content
-    assert '<span class="pill">vip' in content
+    assert '<span class="pill"><span class="tag-name" title="late">late</span>' in content
+    assert '<span class="pill"><span class="tag-name" title="vip">vip</span>' in content
     assert "&quot;step&quot;: 2" in content
+
+
+def test_a_long_tag_is_cut_short_with_its_full_name_in_the_title(cast, login, session, message):
+    long = "escalated-to-the-second-line-because-" + "x" * 60
+    services.change_session_tags(session=session, add=[long])
+    services.change_message_tags(message=message, add=[long])
+    content = login(cast.editor).get(page(session)).content.decode()
+    assert content.count(f'<span class="tag-name" title="{long}">{long}</span>') == 2
+    assert content.count(f'aria-label="Remove tag {long}"') == 2  # the button stays outside
 
 
 def test_the_viewer_sees_no_edit_controls(cast, login, session):

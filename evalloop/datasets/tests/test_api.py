@@ -34,7 +34,9 @@ def test_a_taken_name_is_409_and_a_bad_mode_is_422(api, dataset):
     client = api(Role.EDITOR)
     taken = client.post("/datasets", {"name": "Golden", "mode": "message"})
     assert taken.status_code == 409
-    assert "already exists" in taken.json()["detail"][0]["msg"]
+    assert taken.json()["detail"] == [
+        {"loc": ["body", "name"], "msg": "A dataset named 'Golden' already exists in this team."}
+    ]
     bad = client.post("/datasets", {"name": "Other", "mode": "turn", "colour": "red"})
     assert bad.status_code == 422
     assert ["body", "mode"] in locs(bad)

@@ -159,6 +159,10 @@ def test_unknown_and_repeated_columns_are_reported_on_the_header(dataset):
         (1, "metadata.x"),
         (1, "context."),
     ]
+    assert problems[0][2] == (
+        "unknown column; the columns are id, input, output, expected_output, history, "
+        "context.<key>, participant_data.<key>, state.<key>"
+    )
 
 
 def test_files_that_are_not_utf8_csv_are_refused(dataset):

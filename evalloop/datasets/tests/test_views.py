@@ -54,7 +54,9 @@ def test_an_editor_creates_a_dataset(cast, login):
 def test_a_duplicate_name_is_a_form_error(cast, login, dataset):
     response = login(cast.editor).post(url("dataset-list"), {"name": "Golden", "mode": "message"})
     assert response.status_code == 200
-    assert b"already exists" in response.content
+    form = response.context["form"]
+    assert form.errors["name"] == ["A dataset named 'Golden' already exists in this team."]
+    assert not form.non_field_errors()
 
 
 def test_a_viewer_sees_the_list_but_cannot_create(cast, login):
@@ -434,7 +436,7 @@ def test_copy_and_import_mistakes_read_in_plain_words(cast, login, dataset, chat
     upload = io.BytesIO(b"question\nq\n")
     upload.name = "rows.csv"
     page = client.post(url("csv-upload", dataset.pk), {"file": upload}).content.decode()
-    assert "unknown column: use id, input, output" in page
+    assert "unknown column; the columns are id, input, output" in page
     assert "docs" not in page
     for response in (no_target, gone, no_chatbot):
         assert not any(word in flashes(response)[-1] for word in ("target", "row_ids", "name:"))

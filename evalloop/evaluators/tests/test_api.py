@@ -58,7 +58,9 @@ def test_a_taken_name_is_409(api, evaluator):
     body = {"name": "Polite", "kind": "exact_match"}
     response = api(Role.EDITOR).post("/evaluators", body)
     assert response.status_code == 409
-    assert "already exists" in response.json()["detail"][0]["msg"]
+    assert response.json()["detail"] == [
+        {"loc": ["body", "name"], "msg": "An evaluator named 'Polite' already exists in this team."}
+    ]
 
 
 def test_evaluators_are_listed_in_pages_for_viewers(api, cast, evaluator):

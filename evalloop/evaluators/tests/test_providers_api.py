@@ -94,7 +94,9 @@ def test_providers_are_listed_in_pages(api, cast):
 def test_a_taken_name_is_409(api, provider):
     response = api(Role.ADMIN).post("/providers", BODY | {"name": "Local"})
     assert response.status_code == 409
-    assert "already exists" in response.json()["detail"][0]["msg"]
+    assert response.json()["detail"] == [
+        {"loc": ["body", "name"], "msg": "A provider named 'Local' already exists in this team."}
+    ]
 
 
 @pytest.mark.parametrize(

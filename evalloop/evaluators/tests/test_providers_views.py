@@ -147,6 +147,13 @@ def test_bad_input_is_a_form_error_and_stores_nothing(login, cast, provider, cha
     assert Provider.objects.count() == 1
 
 
+def test_a_taken_name_is_shown_beside_the_name_field(login, cast, provider):
+    response = login(cast.admin).post(LIST, FORM | {"name": "Local"})
+    form = response.context["form"]
+    assert form.errors["name"] == ["A provider named 'Local' already exists in this team."]
+    assert not form.non_field_errors()
+
+
 def test_a_provider_in_use_shows_its_evaluators_and_is_not_deleted(login, cast, provider):
     make_judge(provider, name="Tone judge")
     client = login(cast.admin)

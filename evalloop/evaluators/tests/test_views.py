@@ -134,7 +134,9 @@ def test_an_invalid_json_schema_param_is_a_form_error(cast, login):
 def test_a_duplicate_name_is_a_form_error(cast, login, evaluator):
     response = login(cast.editor).post(url("evaluator-create"), {**CONTAINS, "name": "Polite"})
     assert response.status_code == 200
-    assert "already exists" in response.context["form"].errors["name"][0]
+    form = response.context["form"]
+    assert form.errors["name"] == ["An evaluator named 'Polite' already exists in this team."]
+    assert not form.non_field_errors()
 
 
 def test_editing_params_makes_a_version_shown_on_the_page(cast, login, evaluator):

@@ -13,7 +13,7 @@ from django.views.decorators.cache import never_cache
 from evalloop.evaluators import provider_services as services
 from evalloop.evaluators.models import Evaluator, Provider
 from evalloop.evaluators.provider_forms import ProviderForm
-from evalloop.lib.errors import Conflict
+from evalloop.lib.errors import Conflict, add_conflict
 from evalloop.teams.access import get_for_team_or_404
 from evalloop.teams.decorators import TeamRequest, team_view
 from evalloop.teams.models import Team
@@ -22,7 +22,7 @@ from evalloop.teams.permissions import Action, can
 
 def _form_errors(form: ProviderForm, exc: ValidationError | Conflict) -> None:
     if isinstance(exc, Conflict):
-        form.add_error("name", str(exc).removeprefix("name: "))
+        add_conflict(form, exc)
     else:
         form.add_error(None, exc)  # errors by field land on their fields
 

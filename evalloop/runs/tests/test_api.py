@@ -108,7 +108,10 @@ def test_another_teams_dataset_or_evaluator_is_a_422_like_an_unknown_one(cast, a
 
 def test_a_taken_name_is_a_409(api, cfg, judge):
     body = {"name": cfg.name, "dataset": cfg.dataset_id, "evaluators": [judge.pk]}
-    assert api().post("/configs", body).status_code == 409
+    response = api().post("/configs", body)
+    assert response.status_code == 409
+    message = f"A config named '{cfg.name}' already exists in this team."
+    assert response.json()["detail"] == [{"loc": ["body", "name"], "msg": message}]
 
 
 def test_configs_are_listed_by_pages(cast, api):

@@ -71,6 +71,14 @@ def test_a_full_run_tells_the_team_when_it_completes(config, sent, cast):
     assert not Notification.objects.filter(recipient=cast.viewer).exists()
 
 
+def test_the_completion_notice_counts_in_words(cast, dataset, sent):
+    add_rows(dataset, "a")
+    run = finish(start(make_config(dataset, make_evaluator(cast.team, "length"))), sent)
+    assert run.status == RunStatus.COMPLETED
+    notice = Notification.objects.get(recipient=cast.editor, kind=Kind.INFO)
+    assert notice.title.endswith(" completed: 1 result, 0 errors.")
+
+
 def test_a_run_started_on_commit_runs_to_the_end_with_its_aggregates(
     config, django_capture_on_commit_callbacks
 ):

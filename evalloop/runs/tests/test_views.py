@@ -164,7 +164,9 @@ def test_bad_limits_and_a_taken_name_are_form_errors(cast, login, cfg, judge):
     assert "daily_row_cap" in response.context["form"].errors
     response = client.post(url("config-create"), {**data, "name": cfg.name})
     assert response.status_code == 200
-    assert "already exists" in response.content.decode()
+    form = response.context["form"]
+    assert form.errors["name"] == [f"A config named '{cfg.name}' already exists in this team."]
+    assert not form.non_field_errors()
     assert Config.objects.count() == 1
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.forms import Form
 
-from evalloop.lib.errors import Conflict
+from evalloop.lib.errors import Conflict, add_conflict
 from evalloop.runs.models import Config, Run
 from evalloop.teams.access import get_for_team_or_404
 from evalloop.teams.decorators import TeamRequest
@@ -26,6 +26,8 @@ def form_errors(form: Form, exc: ValidationError | Conflict) -> None:
         for field, messages in exc.message_dict.items():
             form.add_error(field if field in form.fields else None, messages)
         return
-    messages = exc.messages if isinstance(exc, ValidationError) else [str(exc)]
-    for message in messages:
+    if isinstance(exc, Conflict):
+        add_conflict(form, exc)
+        return
+    for message in exc.messages:
         form.add_error(None, message)

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from evalloop.lib import keys
-from evalloop.teams import flags, services
+from evalloop.teams import flags, links, services
 from evalloop.teams.models import ApiKey, Flag, Membership, Team
 from evalloop.teams.permissions import Role
 from evalloop.teams.tests.factories import MembershipFactory, UserFactory
@@ -43,10 +43,35 @@ def test_add_member_finds_the_user_by_email_in_any_case(cast):
     assert (membership.user, membership.role) == (user, Role.EDITOR)
 
 
-def test_add_member_refuses_an_unknown_email(cast):
-    with pytest.raises(ValidationError) as error:
-        services.add_member(team=cast.team, email="ghost@example.com", role=Role.VIEWER)
-    assert "email" in error.value.message_dict
+def test_add_member_creates_an_account_without_a_password_for_a_new_address(cast):
+    membership = services.add_member(team=cast.team, email=" Ghost@Example.com", role="viewer")
+    user = membership.user
+    assert (user.email, membership.team, membership.role) == (
+        "ghost@example.com",
+        cast.team,
+        "viewer",
+    )
+    assert not user.has_usable_password()
+    assert services.may_have_password_link(membership)
+
+
+def test_a_link_is_only_for_an_account_without_a_password_of_this_team_alone(cast):
+    new = services.add_member(team=cast.team, email="new@example.com", role=Role.VIEWER)
+    services.add_member(team=cast.other_team, email="new@example.com", role=Role.VIEWER)
+    viewer = Membership.objects.get(team=cast.team, user=cast.viewer)
+    assert not services.may_have_password_link(new)  # team B relies on the account too
+    assert not services.may_have_password_link(viewer)  # has a password
+    with pytest.raises(services.TeamError, match="has set a password already or belongs"):
+        services.make_password_link(membership=viewer)
+
+
+def test_a_new_link_replaces_the_ones_before(cast):
+    membership = services.add_member(team=cast.team, email="new@example.com", role="viewer")
+    first = services.make_password_link(membership=membership)
+    second = services.make_password_link(membership=membership)
+    with pytest.raises(links.BadLink, match="used already, or a newer link replaced it"):
+        links.user_for_token(first)
+    assert links.user_for_token(second) == membership.user
 
 
 def test_add_member_refuses_a_member(cast):
