@@ -245,7 +245,8 @@ if EMAIL_USE_SSL and EMAIL_USE_TLS:
     raise ImproperlyConfigured(
         "EMAIL_USE_SSL and EMAIL_USE_TLS are both true: use SSL (port 465) or TLS (587)."
     )
-DEFAULT_FROM_EMAIL = env.string("DEFAULT_FROM_EMAIL") or "evalloop@localhost"
+# An empty value means the default too: an e-mail needs a sender.
+DEFAULT_FROM_EMAIL = env.string("DEFAULT_FROM_EMAIL", "evalloop@localhost") or "evalloop@localhost"
 EMAIL_TIMEOUT = 10  # seconds: a mail server that does not answer must not hold the page
 
 LOG_LEVEL = env.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))
