@@ -7,7 +7,10 @@ again after a restart (or after someone deleted one piece) adds nothing twice.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
+
+from django.utils import timezone
 
 from evalloop.autopopulate import services as rules
 from evalloop.autopopulate.models import Completion, Rule
@@ -28,6 +31,7 @@ CONVERSATIONS = "Support conversations"
 SAMPLE_RATE = 0.9
 IDLE_MINUTES = 1
 MINUTES_BETWEEN_RUNS = 1
+START_BEFORE = timedelta(minutes=1)
 JUDGE = "Reply quality (LLM judge)"
 
 HELPFULNESS = """import re
@@ -179,6 +183,9 @@ def _rule(dataset: Dataset, bot: Chatbot, completion: str) -> None:
             completion=completion,
             idle_minutes=IDLE_MINUTES,
             sample_rate=SAMPLE_RATE,
+            # A session starts at its first question, stamped before the reply is sent: a
+            # conversation the simulator starts as soon as the rule exists is not too early.
+            start_at=timezone.now() - START_BEFORE,
         )
 
 
