@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.urls import reverse
 
@@ -10,6 +12,7 @@ from evalloop.datasets.tests.factories import DatasetFactory
 from evalloop.evaluators import services
 from evalloop.evaluators.engine import evaluate_rows
 from evalloop.evaluators.kinds.llm_judge import NO_PROVIDER, without_provider
+from evalloop.evaluators.models import Evaluator
 from evalloop.evaluators.tests.judges import SCORE_SCHEMA, make_provider
 from evalloop.runs import services as runs
 from evalloop.teams.permissions import Role
@@ -87,3 +90,22 @@ def test_no_notice_once_the_provider_is_chosen(cast, login, judge, evaluator):
     for each in (judge, evaluator):
         page = client.get(reverse("evaluators:evaluator-detail", args=[each.pk])).content
         assert NOTICE not in page.decode()
+
+
+def test_the_form_saves_a_judge_with_no_provider_chosen(cast, login):
+    form = {
+        "name": "Form judge",
+        "kind": "llm_judge",
+        "description": "",
+        "param_provider": "",
+        "param_model": "judge-model",
+        "param_prompt": "Rate {{output}}.",
+        "param_temperature": "",
+        "output_schema": json.dumps(SCORE_SCHEMA),
+    }
+    response = login(cast.editor).post(reverse("evaluators:evaluator-create"), form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    saved = Evaluator.objects.get(name="Form judge")
+    assert saved.params["provider"] is None
+    page = login(cast.editor).get(response["Location"]).content.decode()
+    assert NOTICE in page
