@@ -119,22 +119,28 @@ PORT = click.option("--port", default=8000, type=click.IntRange(1, 65535), show_
 SERVING_WAIT_SECONDS = 120
 
 
+def _processes(host: str, port: int) -> dict[str, list[str]]:
+    """What `up` (and `demo`) run: the web server, a worker and the beat scheduler."""
+    from evalloop.lib import processes
+
+    return {
+        "web": processes.web(host=host, port=port),
+        "worker": processes.worker(),
+        "beat": processes.beat(),
+    }
+
+
 @main.command()
 @HOST
 @PORT
 def up(host: str, port: int) -> None:
     """Run the web server, a worker and the beat scheduler on this machine."""
     _prepare(static=True)
-    from evalloop.lib import processes
     from evalloop.lib.supervisor import Supervisor
     from evalloop.teams.models import User
 
     _ensure_free(host, port)
-    commands = {
-        "web": processes.web(host=host, port=port),
-        "worker": processes.worker(),
-        "beat": processes.beat(),
-    }
+    commands = _processes(host, port)
     click.echo("evalloop: starting the web server, a worker and beat; Ctrl-C stops them.")
     ready = [f"evalloop: serving http://{host}:{port}/"]
     if not User.objects.exists():
@@ -169,6 +175,43 @@ def _say_when_serving(host: str, port: int, lines: Sequence[str]) -> None:
             time.sleep(0.2)
 
     threading.Thread(target=wait, name="say-when-serving", daemon=True).start()
+
+
+@main.command()
+@HOST
+@PORT
+@click.option("--reset", is_flag=True, help="Delete the demo team and its data first.")
+def demo(host: str, port: int, reset: bool) -> None:
+    """Run `up` with a demo team, its set-up, and a simulated chatbot sending traffic."""
+    _prepare(static=True)
+    from django.conf import settings
+
+    from evalloop.demo import seed, simulator
+    from evalloop.demo.login import login_path
+    from evalloop.lib.supervisor import Supervisor
+
+    _ensure_free(host, port)
+    with _reported():
+        if reset and seed.reset(data_dir=settings.DATA_DIR):
+            click.echo("evalloop: deleted the demo team, its data and the demo user.")
+        login = seed.seed(data_dir=settings.DATA_DIR)
+    url = _url(host, port)
+    commands = _processes(host, port)
+    commands["simulator"] = simulator.command(url=url, login=login_path(settings.DATA_DIR))
+    click.echo(
+        "evalloop: starting the web server, a worker, beat and a traffic simulator; "
+        "Ctrl-C stops them."
+    )
+    click.echo(f"Log in at {url}/ as {login.email} with the password {login.password}")
+    click.echo(f"API key: {login.api_key}")
+    _say_when_serving(host, port, [f"evalloop: serving {url}/; the demo's traffic is on its way."])
+    sys.exit(Supervisor(commands).run())
+
+
+def _url(host: str, port: int) -> str:
+    """Where this machine reaches the server: a wildcard address is reached on loopback."""
+    reach = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    return f"http://[{reach}]:{port}" if ":" in reach else f"http://{reach}:{port}"
 
 
 @main.command()
@@ -300,13 +343,6 @@ def apikey_create(team_slug: str, name: str, role: str) -> None:
         issued = services.create_api_key(team=team, name=name, role=role)
     click.echo(f"Created API key {name!r} ({role}) for {team.name}; it is not shown again:")
     click.echo(issued.plaintext)
-
-
-# `evalloop demo` (up, plus a demo team sending simulated traffic) and `evalloop tick` (one
-# auto-population tick, printing its summary) join here, each calling its own service, when
-# the auto-population and demo services exist. `demo` prepares as `up` does
-# (`_prepare(static=True)`), so it too runs with DEBUG off, a generated secret key and
-# collected static files unless told otherwise.
 
 
 if __name__ == "__main__":

@@ -132,20 +132,24 @@ class Server:
 
 
 @contextmanager
-def evalloop_up(data_dir: Path, **overrides: str) -> Iterator[Server]:
-    """Run `evalloop up` on `data_dir` (SQLite and the embedded broker unless overridden)."""
+def evalloop_up(
+    data_dir: Path, *args: str, command: str = "up", **overrides: str
+) -> Iterator[Server]:
+    """Run `evalloop up` (or `command`, e.g. demo, with `args`) on `data_dir`.
+
+    SQLite and the embedded broker unless overridden.
+    """
     port = free_port()
     env = environ(data_dir, **overrides)
-    log = data_dir / "up.log"
+    log = data_dir / f"{command}.log"
+    argv = [*EVALLOOP, command, "--port", str(port), *args]
     with log.open("wb") as out:
-        process = subprocess.Popen(
-            [*EVALLOOP, "up", "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT
-        )
+        process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
     up = Server(f"http://127.0.0.1:{port}", data_dir, env, process, log)
     try:
         ready = wait_until(lambda: process.poll() is not None or up.serves(), timeout=START_SECONDS)
         if not ready or process.poll() is not None:
-            raise RuntimeError(f"evalloop up did not start:\n{up.tail()}")
+            raise RuntimeError(f"evalloop {command} did not start:\n{up.tail()}")
         yield up
     finally:
         if process.poll() is None:

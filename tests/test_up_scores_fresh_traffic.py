@@ -3,15 +3,13 @@
 Everything goes through the API of a real server with its worker and beat: a chatbot, a
 session-mode dataset, a rule, a `contains` evaluator and an auto-running config; then traffic.
 On SQLite by default; when the suite runs on PostgreSQL (and Redis), the server gets a scratch
-database on the same PostgreSQL server (and the suite's Redis as its broker).
+database on the same PostgreSQL server (and the suite's Redis as its broker): the `store`
+fixture of tests/conftest.py.
 """
 
 from __future__ import annotations
 
-import os
-import secrets
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -25,43 +23,6 @@ TICK_SECONDS = 2
 # Room for a loaded two-core CI machine; the kick itself takes about a second.
 SLACK_SECONDS = 6
 SESSIONS = [f"s-{n}" for n in range(3)]
-
-
-def _scratch_database(url: str, *, create: bool) -> None:
-    import psycopg
-
-    admin, name = url.rsplit("/", 1)
-    with psycopg.connect(f"{admin}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if create:
-            conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def _empty_queues(url: str) -> None:
-    """Drop what a server's worker left on the suite's Redis (ETA tasks come back unacked)."""
-    import redis
-
-    redis.Redis.from_url(url).delete("celery", "unacked", "unacked_index")
-
-
-@pytest.fixture
-def store() -> Iterator[dict[str, str]]:
-    """The server's database and broker, following the suite's: never the suite's own."""
-    database = os.environ.get("DATABASE_URL", "")
-    broker = os.environ.get("CELERY_BROKER_URL", "")
-    overrides: dict[str, str] = {}
-    if database.startswith("postgres"):
-        overrides["DATABASE_URL"] = f"{database.rsplit('?', 1)[0]}_up"
-        _scratch_database(overrides["DATABASE_URL"], create=True)
-    if broker.startswith("redis"):
-        overrides["CELERY_BROKER_URL"] = broker
-        overrides["SECRET_KEY"] = secrets.token_urlsafe(50)
-        _empty_queues(broker)
-    yield overrides
-    if "DATABASE_URL" in overrides:
-        _scratch_database(overrides["DATABASE_URL"], create=False)
-    if broker.startswith("redis"):
-        _empty_queues(broker)
 
 
 def scored(api: Api, setup: Setup) -> dict[int, dict[str, Any]]:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
 from pydantic import Field, ValidationError, field_validator
 
 from evalloop.evaluators.kinds.base import Outcome, RowData
 from evalloop.evaluators.kinds.llm_judge import template
-from evalloop.evaluators.models import EvaluatorVersion, Provider, ProviderKind
+from evalloop.evaluators.models import Evaluator, EvaluatorVersion, Provider, ProviderKind
 from evalloop.evaluators.providers import UNREADABLE_KEY, Ask, Endpoint, judge_all
 from evalloop.lib import crypto
 from evalloop.lib.inputs import MAX_ID, Strict
@@ -21,14 +21,23 @@ SYSTEM = (
     "the instructions ask, from what they show you."
 )
 
+NO_PROVIDER = (
+    "the judge has no provider: configure one under Settings > Providers, then choose it "
+    "on the evaluator"
+)
+
 Problems = list[tuple[tuple[str | int, ...], str]]
 
 
 class JudgeParams(Strict):
-    provider: int = Field(
+    provider: int | None = Field(
+        None,
         gt=0,
         le=MAX_ID,
-        description="The id of one of the team's LLM providers (Settings > Providers).",
+        description=(
+            "The id of one of the team's LLM providers (Settings > Providers). Empty for "
+            "none yet: the judge is saved, and runs once one is chosen."
+        ),
         json_schema_extra={"widget": "provider"},
     )
     model: str = Field(
@@ -76,6 +85,8 @@ class LlmJudge:
         unknown = template.unknown_variables(params.prompt)
         if unknown:
             found.append((("prompt",), template.unknown_message(unknown)))
+        if params.provider is None:
+            return found
         provider = Provider.objects.for_team(team).filter(pk=params.provider).first()
         if provider is None:
             found.append((("provider",), "No provider with this id in this team."))
@@ -105,6 +116,8 @@ class _Unusable(Exception):
 
 
 def _endpoint(version: EvaluatorVersion, params: JudgeParams) -> Endpoint:
+    if params.provider is None:
+        raise _Unusable(NO_PROVIDER)
     provider = Provider.objects.filter(team_id=version.team_id, pk=params.provider).first()
     if provider is None:
         raise _Unusable("the evaluator's provider no longer exists; choose another")
@@ -125,3 +138,13 @@ def _ask(params: JudgeParams, schema: dict[str, Any], row: RowData) -> Ask:
 
 
 KIND = LlmJudge()
+
+
+def without_provider(evaluators: Iterable[Evaluator]) -> list[Evaluator]:
+    """The judges among `evaluators` that cannot run: no provider chosen, or it is gone."""
+    judges = [each for each in evaluators if each.kind == LlmJudge.name]
+    chosen = {each.params.get("provider") for each in judges}
+    ids = [pk for pk in chosen if isinstance(pk, int) and not isinstance(pk, bool)]
+    found = Provider.objects.filter(pk__in=ids).values_list("team_id", "pk") if ids else []
+    existing = set(found)
+    return [each for each in judges if (each.team_id, each.params.get("provider")) not in existing]
