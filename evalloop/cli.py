@@ -142,7 +142,7 @@ def up(host: str, port: int) -> None:
     _ensure_free(host, port)
     commands = _processes(host, port)
     click.echo("evalloop: starting the web server, a worker and beat; Ctrl-C stops them.")
-    ready = [f"evalloop: serving http://{host}:{port}/"]
+    ready = [f"evalloop: serving {_url(host, port)}/"]
     if not User.objects.exists():
         ready.append("evalloop: no users yet; create one with `evalloop createuser`.")
     _say_when_serving(host, port, ready)
@@ -158,8 +158,7 @@ def _say_when_serving(host: str, port: int, lines: Sequence[str]) -> None:
     import time
     import urllib.request
 
-    probe = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
-    url = f"http://[{probe}]:{port}/health/" if ":" in probe else f"http://{probe}:{port}/health/"
+    url = f"{_url(host, port)}/health/"
 
     def wait() -> None:
         deadline = time.monotonic() + SERVING_WAIT_SECONDS
