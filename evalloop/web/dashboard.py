@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from django.db.models import Count, Exists, OuterRef, Q, Subquery
+from django.db.models import Case, Count, Exists, OuterRef, Q, Subquery, Sum, Value, When
 from django.urls import reverse
 from django.utils.safestring import SafeString
 
@@ -87,12 +87,11 @@ class Traffic:
 
 
 def traffic(team: Team, at: Periods) -> Traffic:
-    """Sessions and messages per chatbot today and this week, in three queries."""
+    """Sessions and messages per chatbot today and this week, in two queries."""
     chatbots = list(Chatbot.objects.for_team(team))
     counts = {chatbot.pk: Counts() for chatbot in chatbots}
     if chatbots:
-        _count_sessions(counts, at)
-        _count_messages(counts, at)
+        _count(counts, at)
     rows = [ChatbotTraffic(chatbot, counts[chatbot.pk]) for chatbot in chatbots]
     rows.sort(key=lambda row: (-row.counts.messages_week, -row.counts.sessions_week))
     total = Counts()
@@ -101,37 +100,34 @@ def traffic(team: Team, at: Periods) -> Traffic:
     return Traffic(rows[:TRAFFIC_ROWS], max(0, len(rows) - TRAFFIC_ROWS), total)
 
 
-def _count_sessions(counts: dict[int, Counts], at: Periods) -> None:
-    active = (
+def _messages_since(moment: datetime) -> Subquery:
+    """The count of the outer session's messages since `moment`: a range of one index."""
+    mine = Message.objects.filter(session=OuterRef("pk"), created_at__gte=moment).order_by()
+    return Subquery(mine.values("session").annotate(n=Count("*")).values("n"))
+
+
+def _count(counts: dict[int, Counts], at: Periods) -> None:
+    # Only the sessions active this week can hold this week's messages (last_message_at is
+    # the latest of their messages' times), and each counts its own: a join of all messages
+    # since Monday would let the planner read the whole message table instead.
+    active_today = Q(last_message_at__gte=at.today)
+    found = (
         Session.objects.filter(chatbot_id__in=list(counts), last_message_at__gte=at.week)
         .order_by()
         .values("chatbot_id")
         .annotate(
-            week=Count("*"),
-            today=Count("last_message_at", filter=Q(last_message_at__gte=at.today)),
+            sessions_week=Count("*"),
+            sessions_today=Count("last_message_at", filter=active_today),
+            messages_week=Sum(_messages_since(at.week)),
+            messages_today=Sum(
+                Case(When(active_today, then=_messages_since(at.today)), default=Value(0))
+            ),
         )
     )
-    for found in active:
-        counts[found["chatbot_id"]].sessions_week = found["week"]
-        counts[found["chatbot_id"]].sessions_today = found["today"]
-
-
-def _count_messages(counts: dict[int, Counts], at: Periods) -> None:
-    # Only the sessions active this week can hold this week's messages (last_message_at is
-    # the latest of their messages' times): the join starts from them, by index.
-    recent = (
-        Message.objects.filter(
-            session__chatbot_id__in=list(counts),
-            session__last_message_at__gte=at.week,
-            created_at__gte=at.week,
-        )
-        .order_by()
-        .values("session__chatbot_id")
-        .annotate(week=Count("*"), today=Count("created_at", filter=Q(created_at__gte=at.today)))
-    )
-    for found in recent:
-        counts[found["session__chatbot_id"]].messages_week = found["week"]
-        counts[found["session__chatbot_id"]].messages_today = found["today"]
+    for each in found:
+        chatbot = counts[each.pop("chatbot_id")]
+        for name, value in each.items():
+            setattr(chatbot, name, value or 0)
 
 
 # Rule health
@@ -154,18 +150,28 @@ class RuleHealth:
 def rule_health(team: Team, at: Periods) -> list[RuleHealth]:
     """Every rule of the team with the rows it added today, failing and disabled first."""
     rules = list(Rule.objects.for_team(team).select_related("dataset", "chatbot").order_by("id"))
-    added: dict[int, int] = {}
-    if rules:
-        # The partial index on Row.rule finds each rule's rows; only today's are counted.
-        today = (
-            Row.objects.filter(rule_id__in=[rule.pk for rule in rules], created_at__gte=at.today)
-            .order_by()
-            .values("rule_id")
-            .annotate(n=Count("*"))
-        )
-        added = {found["rule_id"]: found["n"] for found in today}
+    added = _rows_today([rule.pk for rule in rules], at) if rules else {}
     health = [RuleHealth(rule, added.get(rule.pk, 0)) for rule in rules]
     return sorted(health, key=lambda each: not each.needs_attention)
+
+
+def _rows_today(rule_ids: list[int], at: Periods) -> dict[int, int]:
+    """The rows each rule added today, reading today's rows only.
+
+    Rows are stamped when they are inserted, so today's rows are the newest ids: the count
+    reads the id range after the newest row of an earlier day (a read of the primary key
+    backwards, past today's rows) rather than every row a rule ever added. Only an id goes
+    across teams, as a bound; the count itself is of the team's rules.
+    """
+    earlier = Row.objects.filter(created_at__lt=at.today).order_by("-id")
+    after = earlier.values_list("id", flat=True).first() or 0
+    today = (
+        Row.objects.filter(rule_id__in=rule_ids, id__gt=after, created_at__gte=at.today)
+        .order_by()
+        .values("rule_id")
+        .annotate(n=Count("*"))
+    )
+    return {found["rule_id"]: found["n"] for found in today}
 
 
 # Recent runs
@@ -233,25 +239,24 @@ class ConfigTrend:
 
 
 def auto_run_trends(team: Team) -> list[ConfigTrend]:
-    """Each auto-running config's fields over its last SPARK_RUNS runs, in two queries."""
-    charted = [RunType.FULL, RunType.DELTA]
-    completed = Run.objects.filter(
-        config=OuterRef("pk"), status=RunStatus.COMPLETED, type__in=charted
-    ).order_by("-id")
+    """Each auto-running config's fields over its runs among its last SPARK_RUNS, in two queries."""
+    # The latest runs of each config are read from the (config, id) index alone: a filter
+    # on their status here would need each run's row, and lead the planner to walk every
+    # run of the team backwards by id to find a config's that seldom runs.
+    latest = Run.objects.filter(config=OuterRef("pk")).order_by("-id").values("id")
     configs = list(
         Config.objects.for_team(team)
         .filter(auto_run_on_append=True)
-        .annotate(first_run=Subquery(completed.values("id")[SPARK_RUNS - 1 : SPARK_RUNS]))
+        .annotate(first_run=Subquery(latest[SPARK_RUNS - 1 : SPARK_RUNS]))
     )
     if not configs:
         return []
-    # Per config, its runs from the SPARK_RUNS-th latest on: ranges of the (config, id) index.
     window = Q()
     for config in configs:
-        window |= Q(run__config_id=config.pk, run_id__gte=config.first_run or 0)
+        window |= Q(config_id=config.pk, id__gte=config.first_run or 0)
     aggregates = (
-        Aggregate.objects.filter(window)
-        .filter(run__status=RunStatus.COMPLETED, run__type__in=charted)
+        Aggregate.objects.filter(run__in=Run.objects.filter(window).values("id"))
+        .filter(run__status=RunStatus.COMPLETED, run__type__in=[RunType.FULL, RunType.DELTA])
         .filter(field_type__in=[FieldType.NUMBER, FieldType.BOOLEAN])
         .select_related("run", "version")
         .order_by("run__finished_at", "run_id", "id")
@@ -340,7 +345,12 @@ def facts(team: Team) -> Mapping[str, object]:
         .annotate(
             api_key=Exists(ApiKey.objects.filter(team=team_ref, revoked_at__isnull=True)),
             traffic=Exists(Session.objects.filter(team=team_ref)),
-            rows=Exists(Row.objects.filter(dataset__team=team_ref)),
+            # Per dataset of the team, one probe of the (dataset, id) index of rows.
+            rows=Exists(
+                Dataset.objects.filter(team=team_ref).filter(
+                    Exists(Row.objects.filter(dataset=OuterRef("pk")))
+                )
+            ),
             rule=Exists(Rule.objects.filter(dataset__team=team_ref)),
             run=Exists(Run.objects.filter(team=team_ref, status=RunStatus.COMPLETED)),
             latest_dataset=Subquery(
