@@ -338,28 +338,26 @@ class Task:
 
 
 def facts(team: Team) -> Mapping[str, object]:
-    """What the team has set up (a yes or no per step), and its latest dataset, in one query."""
-    team_ref = OuterRef("pk")
-    return (
+    """What the team has set up (a yes or no per step) and its latest dataset, in two queries.
+
+    Each "exists?" names the team (or its datasets) by value rather than as an outer
+    reference: with the values in hand, the planner finds from the statistics that a new
+    team has nothing and looks it up by index, instead of scanning other teams' rows.
+    """
+    datasets = list(Dataset.objects.for_team(team).order_by("-id").values_list("id", flat=True))
+    found = (
         Team.objects.filter(pk=team.pk)
         .annotate(
-            api_key=Exists(ApiKey.objects.filter(team=team_ref, revoked_at__isnull=True)),
-            traffic=Exists(Session.objects.filter(team=team_ref)),
-            # Per dataset of the team, one probe of the (dataset, id) index of rows.
-            rows=Exists(
-                Dataset.objects.filter(team=team_ref).filter(
-                    Exists(Row.objects.filter(dataset=OuterRef("pk")))
-                )
-            ),
-            rule=Exists(Rule.objects.filter(dataset__team=team_ref)),
-            run=Exists(Run.objects.filter(team=team_ref, status=RunStatus.COMPLETED)),
-            latest_dataset=Subquery(
-                Dataset.objects.filter(team=team_ref).order_by("-id").values("id")[:1]
-            ),
+            api_key=Exists(ApiKey.objects.for_team(team).active()),
+            traffic=Exists(Session.objects.for_team(team)),
+            rows=Exists(Row.objects.filter(dataset_id__in=datasets)),
+            rule=Exists(Rule.objects.filter(dataset_id__in=datasets)),
+            run=Exists(Run.objects.for_team(team).filter(status=RunStatus.COMPLETED)),
         )
-        .values("api_key", "traffic", "rows", "rule", "run", "latest_dataset")
+        .values("api_key", "traffic", "rows", "rule", "run")
         .get()
     )
+    return found | {"latest_dataset": datasets[0] if datasets else None}
 
 
 def checklist(team: Team, role: str, *, auto_populate: bool) -> list[Task]:
