@@ -125,9 +125,9 @@ def _count(counts: dict[int, Counts], at: Periods) -> None:
         )
     )
     for each in found:
-        chatbot = counts[each.pop("chatbot_id")]
-        for name, value in each.items():
-            setattr(chatbot, name, value or 0)
+        chatbot = counts[each["chatbot_id"]]
+        for name in ("sessions_week", "sessions_today", "messages_week", "messages_today"):
+            setattr(chatbot, name, each[name] or 0)
 
 
 # Rule health

@@ -93,6 +93,6 @@ def test_the_page_costs_the_same_queries_for_one_of_everything_as_for_many(
     one = queries_of(editor)
     build(cast, range(1, 7), make_rule=make_rule, scored=scored, sent=sent)
     assert queries_of(editor) == one
-    # shell (5), flag (2), checklist (2), traffic (2), rules (3), runs (2), trends (2), unread, roles
+    # shell 5, flag 2, checklist 2, traffic 2, rules 3, runs 2, trends 2, unread 1, roles 1
     with django_assert_max_num_queries(20):
         editor.get(HOME)
