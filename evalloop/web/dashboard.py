@@ -35,6 +35,12 @@ RECENT_RUNS = 5
 HEADLINES = 3  # aggregates shown per run
 SPARK_RUNS = 30  # the latest completed runs drawn per config
 SPARKS_PER_CONFIG = 3
+# What a trend point and its series read of an aggregate, its run and its version.
+TREND_FIELDS = (
+    *("field", "field_type", "mean", "count", "true_count"),
+    *("run__config_id", "run__type", "run__finished_at"),
+    *("version__name", "version__digest"),
+)
 
 
 # Periods
@@ -259,6 +265,7 @@ def auto_run_trends(team: Team) -> list[ConfigTrend]:
         .filter(run__status=RunStatus.COMPLETED, run__type__in=[RunType.FULL, RunType.DELTA])
         .filter(field_type__in=[FieldType.NUMBER, FieldType.BOOLEAN])
         .select_related("run", "version")
+        .only(*TREND_FIELDS)  # not the versions' params and schemas, parsed for every point
         .order_by("run__finished_at", "run_id", "id")
     )
     by_config: dict[int, list[Aggregate]] = {config.pk: [] for config in configs}
