@@ -8,6 +8,7 @@ previews (a small random sample) do not.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -55,8 +56,13 @@ def config_trend(*, config: Config, days: int = 30) -> list[Series]:
         .select_related("run", "version")
         .order_by("run__finished_at", "run_id", "id")
     )
+    return collect(aggregates.iterator(chunk_size=2_000))
+
+
+def collect(aggregates: Iterable[Aggregate]) -> list[Series]:
+    """Aggregates (with their runs and versions, oldest run first) as a series per field."""
     series: dict[tuple[int, str], Series] = {}
-    for aggregate in aggregates.iterator(chunk_size=2_000):
+    for aggregate in aggregates:
         key = (aggregate.version_id, aggregate.field)
         if key not in series:
             series[key] = _series(aggregate)

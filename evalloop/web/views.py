@@ -3,25 +3,35 @@ from __future__ import annotations
 from django.db.models import Count
 from django.http import HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 
 from evalloop.notifications.models import Notification
 from evalloop.teams import flags
 from evalloop.teams.decorators import TeamRequest, team_view
-from evalloop.teams.models import ApiKey, Membership, MembershipQuerySet
+from evalloop.teams.models import Membership, MembershipQuerySet
 from evalloop.teams.permissions import Role
+from evalloop.web import dashboard
 
-RECENT_NOTIFICATIONS = 5
+UNREAD_SHOWN = 5
 
 
 @team_view()
 def home(request: TeamRequest) -> HttpResponse:
+    """The team's dashboard: traffic, rule health, runs, trends, inbox, getting started."""
     team = request.team
-    mine = Notification.objects.for_team(team).for_user(request.user)
+    at = dashboard.periods(timezone.now())
+    auto_populate = flags.is_active(team, flags.AUTO_POPULATE_DATASETS)
+    unread = Notification.objects.for_team(team).for_user(request.user).unread()
     context = {
-        "recent_notifications": list(mine[:RECENT_NOTIFICATIONS]),
+        "periods": at,
+        "checklist": dashboard.checklist(team, request.role, auto_populate=auto_populate),
+        "traffic": dashboard.traffic(team, at),
+        "auto_populate": auto_populate,
+        "rules": dashboard.rule_health(team, at) if auto_populate else [],
+        "recent_runs": dashboard.recent_runs(team),
+        "trends": dashboard.auto_run_trends(team),
+        "unread_notifications": list(unread[:UNREAD_SHOWN]),
         "role_counts": _role_counts(Membership.objects.for_team(team)),
-        "active_key_count": ApiKey.objects.for_team(team).active().count(),
-        "auto_populate": flags.is_active(team, flags.AUTO_POPULATE_DATASETS),
     }
     return render(request, "web/home.html", context)
 
