@@ -84,7 +84,10 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "evalloop.web.context_processors.shell",
             ],
-            "builtins": ["template_partials.templatetags.partials"],
+            "builtins": [
+                "template_partials.templatetags.partials",
+                "evalloop.web.templatetags.when",
+            ],
         },
     },
 ]

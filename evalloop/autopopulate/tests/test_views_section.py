@@ -65,7 +65,7 @@ def test_the_dataset_page_lists_each_rule_with_its_status(cast, login, make_rule
     assert "tags any of vip" in body
     assert 'data-testid="rows-contributed">1 row<' in body
     assert "success" in body
-    assert "ago" in body
+    assert "just now" in body
     assert "disabled" in body
     assert "not run yet" in body
 

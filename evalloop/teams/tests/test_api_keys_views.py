@@ -68,7 +68,7 @@ def test_the_list_shows_prefix_role_creator_use_and_revocation(cast, login):
     assert "owner@a.example" in html
     assert "revoked" in html
     assert "never" in html
-    assert "ago" in html
+    assert "just now" in html
     assert active.digest not in html
 
 

@@ -92,7 +92,7 @@ def test_the_page_links_each_rule_and_makes_a_failing_one_stand_out(
     assert f'<a href="{url}">Shop bot → Healthy</a>' in row
     assert '<span class="pill ok">success</span>' in row
     assert 'data-count="rows-today">1<' in row
-    assert "ago</time>" in row
+    assert "just now</time>" in row
 
     row = rule_row(html, broken.pk)
     assert row.startswith("rule-failing|")
