@@ -3,9 +3,10 @@
 Traffic comes through the API, as a chatbot sends it. Everything else is done in the UI: a
 session-mode dataset, a rule whose live preview counts what it would take and which backfills
 the sessions already ended, a `contains` evaluator tried in its test panel, and a config over
-the dataset that runs on every append. Then more sessions end: the dataset page counts the
-rows the rule adds, the config page shows a delta run of just those rows, its page their
-results and aggregates, and the trend page a point per delta run.
+the dataset that runs on every append. Then more sessions end: the open config page shows a
+delta run of just the rows the rule adds, started and completed, without a reload; the dataset
+page shows the rows, the run's page their results and aggregates, and the trend page a point
+per delta run.
 """
 
 from __future__ import annotations
@@ -134,7 +135,8 @@ def test_ended_sessions_flow_into_the_dataset_and_delta_runs_score_them(
     expect(page.locator("#run-history")).to_contain_text("No runs yet.")
     config_url = page.url
 
-    # Three sessions end (one of them was open all along); one stays open.
+    # Three sessions end while the config page is open (one was open all along); one stays open.
+    page.evaluate("window.notReloaded = true")
     send(
         api,
         end("f-3"),
@@ -142,22 +144,21 @@ def test_ended_sessions_flow_into_the_dataset_and_delta_runs_score_them(
         conversation("g-2", "Do you ship abroad?", ended=True),
         conversation("g-3", "Hello?", ended=False),
     )
-
-    page.goto(dataset_url)
-    expect(contributed).to_have_text("5 rows", timeout=ARRIVAL_MS)
-    page.reload()
-    expect(page.locator("table.rows tbody tr")).to_have_count(5)
-    expect(page.get_by_test_id("row-count")).to_have_text("5 rows")
-
-    page.goto(config_url)
     history = page.locator("#run-history tbody tr")
-    reload_until_counted(page, history, 1, timeout_ms=ARRIVAL_MS)
+    expect(history).to_have_count(1, timeout=ARRIVAL_MS)  # the history refreshes itself
     delta = history.first
     expect(delta).to_contain_text("delta")
     expect(delta).to_contain_text("3 new rows")
     expect(delta.get_by_test_id("run-status")).to_have_text("completed", timeout=ARRIVAL_MS)
     expect(delta).to_contain_text("3 / 3")
+    assert page.evaluate("window.notReloaded === true")
 
+    page.goto(dataset_url)
+    expect(contributed).to_have_text("5 rows")
+    expect(page.locator("table.rows tbody tr")).to_have_count(5)
+    expect(page.get_by_test_id("row-count")).to_have_text("5 rows")
+
+    page.goto(config_url)
     delta.get_by_role("link", name=re.compile(r"^#\d+$")).click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Refund watch")
     expect(page.get_by_test_id("run-status")).to_have_text("completed")
@@ -168,9 +169,9 @@ def test_ended_sessions_flow_into_the_dataset_and_delta_runs_score_them(
     expect(page.locator(".aggregate[data-field=match]")).to_contain_text("0 true of 3")
 
     # Another session ends: a second delta run, of its one row, and a second point.
-    send(api, end("g-3"))
     page.goto(config_url)
-    reload_until_counted(page, history, 2, timeout_ms=ARRIVAL_MS)
+    send(api, end("g-3"))
+    expect(history).to_have_count(2, timeout=ARRIVAL_MS)
     expect(history.first).to_contain_text("1 new row")
     expect(history.first.get_by_test_id("run-status")).to_have_text("completed", timeout=ARRIVAL_MS)
 
