@@ -2,12 +2,14 @@
 
 `evalloop_up` starts a real `evalloop up` (server, worker and beat) on a free port with a data
 dir of its own; `Server.stop` presses Ctrl-C and answers the exit code and what is left, and
-`Server.stop_cleanly` fails unless `up` exits with 0 and leaves no process behind.
+`Server.stop_cleanly` fails unless `up` exits with 0 and leaves no process behind;
+`suite_store` gives such a server the suite's kind of database and broker, never its own.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -154,3 +156,47 @@ def evalloop_up(
     finally:
         if process.poll() is None:
             up.stop()
+
+
+def _scratch_database(url: str, *, create: bool) -> None:
+    import psycopg
+
+    admin, name = url.rsplit("/", 1)
+    with psycopg.connect(f"{admin}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if create:
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def _empty_queues(url: str) -> None:
+    """Drop what a server's worker left on the suite's Redis (ETA tasks come back unacked)."""
+    import redis
+
+    redis.Redis.from_url(url).delete("celery", "unacked", "unacked_index")
+
+
+@contextmanager
+def suite_store(suffix: str) -> Iterator[dict[str, str]]:
+    """Answer overrides for `evalloop_up` that follow the suite's store, never the suite's own.
+
+    On PostgreSQL the server gets a scratch database named after the suite's plus `_<suffix>`,
+    dropped at the end; on Redis it shares the suite's broker, emptied before and after, so
+    only one such server may run at a time. On SQLite and the embedded broker: no overrides.
+    """
+    database = os.environ.get("DATABASE_URL", "")
+    broker = os.environ.get("CELERY_BROKER_URL", "")
+    overrides: dict[str, str] = {}
+    if database.startswith("postgres"):
+        overrides["DATABASE_URL"] = f"{database.rsplit('?', 1)[0]}_{suffix}"
+        _scratch_database(overrides["DATABASE_URL"], create=True)
+    if broker.startswith("redis"):
+        overrides["CELERY_BROKER_URL"] = broker
+        overrides["SECRET_KEY"] = secrets.token_urlsafe(50)
+        _empty_queues(broker)
+    try:
+        yield overrides
+    finally:
+        if "DATABASE_URL" in overrides:
+            _scratch_database(overrides["DATABASE_URL"], create=False)
+        if broker.startswith("redis"):
+            _empty_queues(broker)

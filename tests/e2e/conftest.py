@@ -1,11 +1,15 @@
 """End-to-end fixtures: a real `evalloop up`, a member of a team, and Chromium driving it.
 
-One server runs for the whole test session, on a free port with a temporary data dir (its own
-SQLite database and embedded broker); it is stopped with Ctrl-C at the end, and the session
-fails if `up` does not exit cleanly or leaves any process behind. To add a flow, write a test
+One server runs for the tests of this folder, on a free port with a temporary data dir and a
+short tick. It follows the suite's store (`tests.processes.suite_store`): its own SQLite
+database and embedded broker by default; a scratch PostgreSQL database and the suite's Redis
+when the suite runs on them, which is why it stops when this folder's tests are done, before
+any other test starts a server on that Redis. It is stopped with Ctrl-C, and the tests fail
+if `up` does not exit cleanly or leaves any process behind. To add a flow, write a test
 taking `logged_in_page` (or `page`, `server` and `member`); create what it needs through
-`server.cli(...)` or the UI. These tests never use the Django test database, and the
-Playwright sync API runs an event loop: do not use the ORM from them.
+`server.cli(...)`, the API (`api`, or `team_api` for another team) or the UI. These tests
+never use the Django test database, and the Playwright sync API runs an event loop: do not
+use the ORM from them.
 
 Chromium is Debian's (`apt-get install chromium`), driven by Playwright's Python package.
 Without it the tests are skipped locally; in CI (CI=true) that is a failure.
@@ -13,18 +17,16 @@ Without it the tests are skipped locally; in CI (CI=true) that is a failure.
 
 from __future__ import annotations
 
-import json
 import os
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
-from tests.processes import Server, evalloop_up
+from tests.processes import Server, evalloop_up, suite_store
+from tests.running import Api
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -46,11 +48,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.e2e)
 
 
-@pytest.fixture(scope="session")
+# Rules react to traffic within seconds through kicks; a short tick is the backstop.
+TICK_SECONDS = "5"
+
+
+@pytest.fixture(scope="package")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with evalloop_up(tmp_path_factory.mktemp("evalloop-up"), LOG_LEVEL="INFO") as running:
-        yield running
-        running.stop_cleanly()
+    data_dir = tmp_path_factory.mktemp("evalloop-up")
+    with suite_store("e2e") as store:
+        settings = {"LOG_LEVEL": "INFO", "EVALLOOP_TICK_SECONDS": TICK_SECONDS, **store}
+        with evalloop_up(data_dir, **settings) as running:
+            yield running
+            running.stop_cleanly()
 
 
 @dataclass(frozen=True)
@@ -60,7 +69,7 @@ class Member:
     team: str
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def member(server: Server) -> Member:
     """Answer the owner of a team, both created with the command line."""
     ann = Member(email="ann@example.com", password="a long pass phrase", team="Support team")
@@ -113,12 +122,13 @@ def logged_in_page(page, member: Member):  # type: ignore[no-untyped-def]
     return page
 
 
-def call(server: Server, key: str, path: str, body: Any) -> Any:
-    """POST `body` as JSON to the API of the running server, with a team API key."""
-    request = urllib.request.Request(
-        f"{server.url}/api/v1{path}",
-        data=json.dumps(body).encode(),
-        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
+def team_api(server: Server, team: str, name: str) -> Api:
+    """Answer an API client of the running server, with a new editor key of `team`."""
+    key = server.cli("apikey", "create", "--team", team, "--name", name).strip().splitlines()[-1]
+    return Api(server.url, key)
+
+
+@pytest.fixture(scope="package")
+def api(server: Server, member: Member) -> Api:
+    """Answer an API client of the running server, for the team of `member`."""
+    return team_api(server, "support", "e2e")

@@ -9,18 +9,17 @@ sparkline, and the chatbot's link leads to its sessions.
 
 from __future__ import annotations
 
-import json
 import re
 import time
-import urllib.request
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import Member, call, log_in
+from tests.e2e.conftest import Member, log_in, team_api
 from tests.e2e.test_security import watch
 from tests.processes import Server
+from tests.running import Api
 
 RUN_SECONDS = 60
 
@@ -34,16 +33,8 @@ def dora(server: Server) -> Member:
 
 
 @pytest.fixture(scope="module")
-def key(server: Server, dora: Member) -> str:
-    return server.cli("apikey", "create", "--team", "desk", "--name", "desk").splitlines()[-1]
-
-
-def fetch(server: Server, key: str, path: str) -> Any:
-    request = urllib.request.Request(
-        f"{server.url}/api/v1{path}", headers={"Authorization": f"Bearer {key}"}
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
+def desk(server: Server, dora: Member) -> Api:
+    return team_api(server, "desk", "desk")
 
 
 def conversation(external_id: str, answer: str) -> dict[str, Any]:
@@ -58,20 +49,18 @@ def conversation(external_id: str, answer: str) -> dict[str, Any]:
     }
 
 
-def send_traffic_and_run(server: Server, key: str) -> int:
+def send_traffic_and_run(api: Api) -> int:
     """Two conversations, a dataset of their replies, and a run of an auto-running config."""
-    call(server, key, "/chatbots", {"slug": "help-bot", "name": "Help bot"})
+    api.post("/chatbots", {"slug": "help-bot", "name": "Help bot"})
     batch = [conversation("d-1", "Sorry, it is late."), conversation("d-2", "It is on its way.")]
-    assert call(server, key, "/traffic", {"sessions": batch})["messages_created"] == 4
-    dataset = call(server, key, "/datasets", {"name": "Replies", "mode": "message"})
-    imported = call(server, key, f"/datasets/{dataset['id']}/import", {"chatbot": "help-bot"})
+    assert api.post("/traffic", {"sessions": batch})["messages_created"] == 4
+    dataset = api.post("/datasets", {"name": "Replies", "mode": "message"})
+    imported = api.post(f"/datasets/{dataset['id']}/import", {"chatbot": "help-bot"})
     assert imported["rows_added"] == 2
     words = {"words": ["sorry"], "mode": "any", "case_sensitive": False}
     apology = {"name": "Apology", "kind": "contains", "params": words}
-    evaluator = call(server, key, "/evaluators", apology)
-    config = call(
-        server,
-        key,
+    evaluator = api.post("/evaluators", apology)
+    config = api.post(
         "/configs",
         {
             "name": "Politeness",
@@ -80,9 +69,9 @@ def send_traffic_and_run(server: Server, key: str) -> int:
             "auto_run_on_append": True,
         },
     )
-    run = call(server, key, f"/configs/{config['id']}/runs", {"type": "full"})
+    run = api.post(f"/configs/{config['id']}/runs", {"type": "full"})
     deadline = time.monotonic() + RUN_SECONDS
-    while not scored(fetch(server, key, f"/runs/{run['id']}")):
+    while not scored(api.get(f"/runs/{run['id']}")):
         assert time.monotonic() < deadline, "the run did not complete"
         time.sleep(0.5)
     return int(run["id"])
@@ -93,7 +82,7 @@ def scored(run: dict[str, Any]) -> bool:
     return run["status"] == "completed" and bool(run["aggregates"])
 
 
-def test_the_home_page_reflects_traffic_and_runs_as_they_arrive(page, server, dora, key):
+def test_the_home_page_reflects_traffic_and_runs_as_they_arrive(page, dora, desk):
     problems = watch(page)
     log_in(page, dora)
     checklist = page.get_by_test_id("getting-started")
@@ -102,7 +91,7 @@ def test_the_home_page_reflects_traffic_and_runs_as_they_arrive(page, server, do
     expect(page.get_by_test_id("traffic")).to_contain_text("No chatbots yet.")
     expect(page.get_by_test_id("recent-runs")).to_contain_text("No runs yet.")
 
-    run_id = send_traffic_and_run(server, key)
+    run_id = send_traffic_and_run(desk)
     page.reload()
 
     row = page.get_by_test_id("traffic").locator('tr[data-chatbot="help-bot"]')

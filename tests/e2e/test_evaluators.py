@@ -11,9 +11,7 @@ import json
 
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import Member, call
 from tests.e2e.test_security import watch
-from tests.processes import Server
 
 CODE = """def evaluate(row):
     return {"polite": "sorry" in row["output"].lower(), "words": len(row["output"].split())}
@@ -62,10 +60,7 @@ WIDE_CODE = f"def evaluate(row):\n{LONG_LINE}\n    return {{'tone': labels[0]}}\
 CHOICE = "x" * 100  # a choice without a place to break
 
 
-def test_a_long_code_line_or_choice_does_not_widen_the_page(
-    server: Server, member: Member, logged_in_page
-):  # type: ignore[no-untyped-def]
-    key = server.cli("apikey", "create", "--team", "support", "--name", "wide").splitlines()[-1]
+def test_a_long_code_line_or_choice_does_not_widen_the_page(api, logged_in_page):
     schema = {"fields": [{"name": "tone", "type": "category", "choices": ["label-0", CHOICE]}]}
     body = {
         "name": "Wide",
@@ -73,7 +68,7 @@ def test_a_long_code_line_or_choice_does_not_widen_the_page(
         "params": {"code": WIDE_CODE},
         "output_schema": schema,
     }
-    evaluator = call(server, key, "/evaluators", body)
+    evaluator = api.post("/evaluators", body)
     page = logged_in_page
     page.set_viewport_size({"width": 1280, "height": 900})
     page.goto(f"/evaluators/{evaluator['id']}/")

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import Member, call
 from tests.processes import Server
+from tests.running import Api
 
 
 def test_a_new_member_sets_a_password_with_the_link_and_is_logged_in(
@@ -46,10 +46,8 @@ def test_a_new_member_sets_a_password_with_the_link_and_is_logged_in(
 
 
 @pytest.fixture(scope="module")
-def picked_traffic(server: Server, member: Member) -> None:
-    key = server.cli("apikey", "create", "--team", "support", "--name", "e2e-pick").strip()
-    key = key.splitlines()[-1]
-    call(server, key, "/chatbots", {"slug": "pick-bot", "name": "Pick bot"})
+def picked_traffic(api: Api) -> None:
+    api.post("/chatbots", {"slug": "pick-bot", "name": "Pick bot"})
     sessions = [
         {
             "chatbot": "pick-bot",
@@ -59,7 +57,7 @@ def picked_traffic(server: Server, member: Member) -> None:
         }
         for n in range(3)
     ]
-    call(server, key, "/traffic", {"sessions": sessions})
+    api.post("/traffic", {"sessions": sessions})
 
 
 def test_select_all_ticks_the_page_and_adds_it_to_a_dataset(

@@ -14,8 +14,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import Member, call
-from tests.processes import Server
+from tests.running import Api
 
 BOT = "rules-e2e-bot"
 
@@ -34,13 +33,11 @@ def session(external_id: str, tags: list[str]) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def dataset_id(server: Server, member: Member) -> int:
-    key = server.cli("apikey", "create", "--team", "support", "--name", "rules-e2e")
-    key = key.strip().splitlines()[-1]
-    call(server, key, "/chatbots", {"slug": BOT, "name": "Rules e2e bot"})
+def dataset_id(api: Api) -> int:
+    api.post("/chatbots", {"slug": BOT, "name": "Rules e2e bot"})
     batch = [session("r-1", ["urgent-e2e"]), session("r-2", []), session("r-3", [])]
-    assert call(server, key, "/traffic", {"sessions": batch})["sessions_created"] == 3
-    dataset = call(server, key, "/datasets", {"name": "Rules e2e", "mode": "session"})
+    assert api.post("/traffic", {"sessions": batch})["sessions_created"] == 3
+    dataset = api.post("/datasets", {"name": "Rules e2e", "mode": "session"})
     return int(dataset["id"])
 
 

@@ -12,21 +12,19 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import Member, call
 from tests.e2e.test_security import watch
-from tests.processes import Server
+from tests.running import Api
 
 RUN_SECONDS = 60
 
 
 @pytest.fixture(scope="module")
-def scored_dataset(server: Server, member: Member) -> None:
-    key = server.cli("apikey", "create", "--team", "support", "--name", "runs").splitlines()[-1]
-    dataset = call(server, key, "/datasets", {"name": "Apologies", "mode": "message"})
+def scored_dataset(api: Api) -> None:
+    dataset = api.post("/datasets", {"name": "Apologies", "mode": "message"})
     for output in ("Sorry, the parcel is late.", "It arrives tomorrow."):
-        call(server, key, f"/datasets/{dataset['id']}/rows", {"input": "Where?", "output": output})
+        api.post(f"/datasets/{dataset['id']}/rows", {"input": "Where?", "output": output})
     words = {"words": ["sorry"], "mode": "any", "case_sensitive": False}
-    call(server, key, "/evaluators", {"name": "Says sorry", "kind": "contains", "params": words})
+    api.post("/evaluators", {"name": "Says sorry", "kind": "contains", "params": words})
 
 
 def test_a_member_creates_a_config_runs_it_and_reads_the_aggregates(scored_dataset, logged_in_page):

@@ -13,7 +13,7 @@ import urllib.request
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import Member, call, log_in
+from tests.e2e.conftest import Member, log_in, team_api
 from tests.processes import Server
 
 CSP_MARKS = ("Content Security Policy", "Content-Security-Policy")
@@ -43,14 +43,14 @@ def carol(server: Server) -> Member:
 
 @pytest.fixture(scope="module")
 def csp_bot(server: Server, carol: Member) -> str:
-    key = server.cli("apikey", "create", "--team", "csp", "--name", "csp").splitlines()[-1]
-    call(server, key, "/chatbots", {"slug": "csp-bot", "name": "CSP bot"})
+    api = team_api(server, "csp", "csp")
+    api.post("/chatbots", {"slug": "csp-bot", "name": "CSP bot"})
     messages = [
         {"external_id": "q", "role": "human", "content": "=1+2 is a formula"},
         {"external_id": "a", "role": "ai", "content": "-5 is a number"},
     ]
     batch = {"sessions": [{"chatbot": "csp-bot", "external_id": "c-1", "messages": messages}]}
-    call(server, key, "/traffic", batch)
+    api.post("/traffic", batch)
     return "csp-bot"
 
 

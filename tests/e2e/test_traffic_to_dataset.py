@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import Member, call
-from tests.processes import Server
+from tests.running import Api
 
 
 def session(external_id: str, question: str, tags: list[str]) -> dict[str, Any]:
@@ -31,16 +30,14 @@ def session(external_id: str, question: str, tags: list[str]) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def traffic(server: Server, member: Member) -> None:
-    key = server.cli("apikey", "create", "--team", "support", "--name", "e2e").strip()
-    key = key.splitlines()[-1]
-    call(server, key, "/chatbots", {"slug": "shop-bot", "name": "Shop bot"})
+def traffic(api: Api) -> None:
+    api.post("/chatbots", {"slug": "shop-bot", "name": "Shop bot"})
     batch = [
         session("s-1", "I want a refund for order 17", ["refund"]),
         session("s-2", "Where is my parcel?", []),
         session("s-3", "Refund please, it arrived broken", ["refund"]),
     ]
-    summary = call(server, key, "/traffic", {"sessions": batch})
+    summary = api.post("/traffic", {"sessions": batch})
     assert summary["sessions_created"] == 3
 
 

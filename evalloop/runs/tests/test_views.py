@@ -11,6 +11,7 @@ from evalloop.datasets.tests.factories import DatasetFactory, RowFactory
 from evalloop.runs.forms import AUTO_RUN_HELP
 from evalloop.runs.models import Config, Run, RunStatus, RunType, Trigger
 from evalloop.runs.tests import scenes
+from evalloop.runs.views.configs import RUNS_PER_PAGE
 
 
 def url(name, *args):
@@ -239,6 +240,21 @@ def test_the_history_polls_while_a_run_is_unfinished(cast, login, cfg):
     body = client.get(url("config-detail", cfg.pk), headers={"HX-Request": "true"}).content
     assert b"every 2s" not in body
     assert b'value="100"' in body
+
+
+def test_the_history_of_an_auto_running_config_polls_for_its_delta_runs(cast, login, cfg):
+    client = login(cast.viewer)
+    scenes.run(cfg, type=RunType.DELTA, rows=1)
+    assert b"every 10s" not in client.get(url("config-detail", cfg.pk)).content
+    Config.objects.filter(pk=cfg.pk).update(auto_run_on_append=True)
+    body = client.get(url("config-detail", cfg.pk)).content.decode()
+    assert 'hx-trigger="every 10s" hx-swap="outerHTML" data-poll-while-visible' in body
+    partial = client.get(url("config-detail", cfg.pk), headers={"HX-Request": "true"})
+    assert b'hx-trigger="every 10s"' in partial.content  # it keeps polling
+    for _ in range(RUNS_PER_PAGE):
+        scenes.run(cfg, type=RunType.DELTA, rows=1)
+    older = client.get(url("config-detail", cfg.pk), {"page": 2}).content
+    assert b"hx-trigger" not in older  # new runs come in on the first page
 
 
 def test_the_run_and_preview_buttons_post_with_csrf(cast, login, cfg):

@@ -80,15 +80,24 @@ def history_page(request: TeamRequest, config: Config) -> Page[Run]:
     return Paginator(config.runs.order_by("-id"), RUNS_PER_PAGE).get_page(request.GET.get("page"))
 
 
+def history_poll(config: Config, runs: Page[Run]) -> str:
+    """How often the history refreshes itself ("" for never), as an htmx interval."""
+    if any(not run.is_finished for run in runs):
+        return "2s"
+    if config.auto_run_on_append and runs.number == 1:
+        return "10s"  # a rule's append starts a delta run at any time
+    return ""
+
+
 @team_view()
 def config_detail(request: TeamRequest, pk: int) -> HttpResponse:
-    """The config and its run history; htmx polls the history while a run is unfinished."""
+    """The config and its run history, which htmx refreshes while runs may change."""
     config = get_config(request, pk)
     runs = history_page(request, config)
     context: dict[str, Any] = {
         "config": config,
         "runs": runs,
-        "polling": any(not run.is_finished for run in runs),
+        "polling": history_poll(config, runs),
     }
     return render_page(request, DETAIL, context, partial="history")
 
