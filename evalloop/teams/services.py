@@ -106,7 +106,7 @@ def make_password_link(*, membership: Membership) -> str:
     user = membership.user
     user.set_unusable_password()  # a fresh one: older links' fingerprints no longer match
     user.save(update_fields=["password"])
-    return links.make_token(user)
+    return links.make_token(user, team=membership.team)
 
 
 def email_password_link(*, membership: Membership, url: str) -> bool | None:

@@ -205,7 +205,26 @@ def test_no_new_link_for_a_member_another_team_relies_on(cast, login, added):
     target = Membership.objects.get(team=cast.team, user=newcomer())
     response = login(cast.admin).post(link_url(target), follow=True)
     assert "belongs to another team" in response.text
-    assert Client().get(added).status_code == 200  # the link given before still works
+
+
+def test_a_link_stops_working_once_another_team_relies_on_the_account(cast, added):
+    # Team A's admins hold the link: with it they could take over a member of team B.
+    services.add_member(team=cast.other_team, email="new@example.com", role=Role.VIEWER)
+    body = {"new_password1": GOOD_PASSWORD, "new_password2": GOOD_PASSWORD}
+    for response in (Client().get(added), Client().post(added, body)):
+        assert response.status_code == 400
+        assert "the account now belongs to another team too" in response.text
+    assert not newcomer().has_usable_password()
+
+
+def test_a_link_stops_working_once_the_member_is_removed(cast, added):
+    services.remove_member(membership=Membership.objects.get(user=newcomer()))
+    services.add_member(team=cast.other_team, email="new@example.com", role=Role.VIEWER)
+    body = {"new_password1": GOOD_PASSWORD, "new_password2": GOOD_PASSWORD}
+    response = Client().post(added, body)
+    assert response.status_code == 400
+    assert "no longer a member of the team whose admin made it" in response.text
+    assert not newcomer().has_usable_password()
 
 
 def test_an_admin_cannot_make_a_link_for_an_owner(cast, login):
