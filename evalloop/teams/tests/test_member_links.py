@@ -71,6 +71,27 @@ def test_an_existing_member_is_an_error_beside_the_email(cast, login):
     }
 
 
+LONG_DOMAIN = "b" * 63 + "." + "c" * 63 + "." + "d" * 50 + ".com"
+
+
+@pytest.mark.parametrize(
+    ("email", "message"),
+    [
+        # 247 characters as typed, 311 in lower case: more than the column holds.
+        ("İ" * 64 + "@" + LONG_DOMAIN, "This address is too long: 311 characters in lower case"),
+        ("İİ@example.com", "This address is not valid in lower case"),
+    ],
+)
+def test_an_address_that_lower_case_breaks_is_an_error_beside_the_email(
+    cast, login, email, message
+):
+    response = add(login(cast.admin), email=email)
+    assert response.status_code == 200
+    [error] = response.context["form"].errors["email"]
+    assert error.startswith(message)
+    assert User.objects.count() == 5
+
+
 def test_an_admin_cannot_add_a_new_address_as_owner(cast, login):
     response = add(login(cast.admin), role=Role.OWNER)
     assert response.status_code == 200
