@@ -23,7 +23,7 @@ from django.http import StreamingHttpResponse
 from django.utils import timezone
 from django.utils.text import slugify
 
-from evalloop.datasets.models import Dataset, Origin, Row, validate_history
+from evalloop.datasets.models import ROW_CONTENT_FIELDS, Dataset, Origin, Row, validate_history
 from evalloop.datasets.snapshots import insert_rows
 from evalloop.lib import csvsafe
 from evalloop.lib.inputs import MAX_DEPTH, UnsafeValue, check_value, text_problem, valid_id
@@ -163,6 +163,8 @@ class Plan:
     problems: list[Problem] = field(default_factory=list)
     more: int = 0
     update_rows: dict[int, int] = field(default_factory=dict)  # row id -> record number
+    # Rows with an id whose cells leave nothing in the columns the file sets: -> record number
+    emptied: dict[int, int] = field(default_factory=dict)
 
     def problem(self, row: int | None, column: str | None, message: str) -> None:
         if len(self.problems) < MAX_PROBLEMS:
@@ -293,8 +295,12 @@ def _check_record(plan: Plan, number: int, cells: list[str]) -> None:
     row_id, values = _parse_record(plan, number, cells)
     _check_ids(plan, number, row_id)
     clean = len(plan.problems) + plan.more == found  # one problem a row is enough
-    if clean and row_id is None and not Row(**values).has_content():
+    if not clean or Row(**values).has_content():
+        return
+    if row_id is None:
         plan.problem(number, None, "nothing in it: a new row needs some content")
+    else:  # whether the row keeps something depends on the columns the file leaves alone
+        plan.emptied[row_id] = number
 
 
 def _check_rows_exist(plan: Plan, dataset: Dataset) -> None:
@@ -305,6 +311,18 @@ def _check_rows_exist(plan: Plan, dataset: Dataset) -> None:
         for row_id in batch:
             if row_id not in found:
                 plan.problem(plan.update_rows[row_id], "id", f"no row {row_id} in this dataset")
+
+
+def _check_rows_keep_content(plan: Plan, dataset: Dataset) -> None:
+    """An update clearing every column the file has must leave the row content elsewhere."""
+    others = [name for name in ROW_CONTENT_FIELDS if name not in plan.columns.fields]
+    wanted = list(plan.emptied)
+    for start in range(0, len(wanted), BATCH):
+        rows = dataset.rows.filter(pk__in=wanted[start : start + BATCH]).only(*others)
+        for row in rows:
+            if not Row(**{name: getattr(row, name) for name in others}).has_content():
+                message = "nothing left in it: a row needs some content"
+                plan.problem(plan.emptied[row.pk], None, message)
 
 
 def _size(file: IO[bytes]) -> int:
@@ -330,6 +348,7 @@ def validate(file: IO[bytes], *, dataset: Dataset) -> Plan:
     except csv.Error as exc:
         raise CsvInvalid([Problem(None, None, f"Not a readable CSV file: {exc}")]) from None
     _check_rows_exist(plan, dataset)
+    _check_rows_keep_content(plan, dataset)
     if plan.problems:
         raise CsvInvalid(plan.problems, more=plan.more)
     return plan

@@ -125,6 +125,10 @@ class ImportForm(forms.Form):
         required=False,
         label="Sample as",
         empty_label="the import's own sample",
+        error_messages={
+            "invalid_choice": "Sample as one of this dataset's rules, or as the import's own "
+            "sample: the rule chosen is not one of them (it may have been deleted).",
+        },
         help_text="Pick one of this dataset's rules to keep exactly what that rule keeps at "
         "this rate.",
     )

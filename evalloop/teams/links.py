@@ -1,8 +1,11 @@
 """One-time links to set a password, for accounts an admin created by e-mail address.
 
-A link carries a signed token: the user's id, the time it was made, and a fingerprint of the
-user's password field. Setting a password changes that field, and so does making a newer
-link (a fresh unusable password), so a link works once and only the newest one works.
+A link carries a signed token: the user's id, the team whose admin made it, the time it was
+made, and a fingerprint of the user's password field. Setting a password changes that field,
+and so does making a newer link (a fresh unusable password), so a link works once and only the
+newest one works. It works only while the account belongs to that team alone: once another
+team relies on the account, the first team's admins, who hold the link, must not be able to
+take it over.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from datetime import timedelta
 from django.core import signing
 from django.utils.crypto import salted_hmac
 
-from evalloop.teams.models import User
+from evalloop.teams.models import Membership, Team, User
 
 SALT = "evalloop.teams.links.set-password"
 MAX_AGE = timedelta(days=3)
@@ -30,6 +33,16 @@ GARBLED = (
     "when it was copied. Copy the whole link again, or ask an admin of your team for a new one."
 )
 
+REMOVED = (
+    "This link no longer works: the account is no longer a member of the team whose admin "
+    "made it. Ask an admin of your team for a new one."
+)
+SHARED = (
+    "This link no longer works: the account now belongs to another team too, and a link "
+    "from one team cannot set the password of an account other teams rely on. Ask the "
+    "person who runs evalloop to set your password."
+)
+
 
 class BadLink(Exception):
     """A set-password link that cannot be used; the message says why, for the person."""
@@ -39,8 +52,17 @@ def _fingerprint(user: User) -> str:
     return salted_hmac(SALT, user.password).hexdigest()[:20]
 
 
-def make_token(user: User) -> str:
-    return signing.dumps({"user": user.pk, "password": _fingerprint(user)}, salt=SALT)
+def make_token(user: User, *, team: Team) -> str:
+    data = {"user": user.pk, "team": team.pk, "password": _fingerprint(user)}
+    return signing.dumps(data, salt=SALT)
+
+
+def _check_teams(user: User, team_id: object) -> None:
+    teams = set(Membership.objects.filter(user=user).values_list("team_id", flat=True))
+    if team_id not in teams:
+        raise BadLink(REMOVED)
+    if len(teams) > 1:
+        raise BadLink(SHARED)
 
 
 def user_for_token(token: str, *, lock: bool = False) -> User:
@@ -61,4 +83,5 @@ def user_for_token(token: str, *, lock: bool = False) -> User:
         raise BadLink(GARBLED)
     if user.has_usable_password() or data["password"] != _fingerprint(user):
         raise BadLink(USED)
+    _check_teams(user, data.get("team"))
     return user

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -31,8 +32,35 @@ class TeamError(ValueError):
     """A request that breaks a team rule (e.g. removing the last owner)."""
 
 
+def normalize_email(email: str) -> str:
+    """Answer `email` as it is stored (in lower case), or raise if that is no valid address.
+
+    Lower case can lengthen or change an address ("İ" becomes two characters), so the stored
+    form is checked again, not only what was typed.
+    """
+    stored = email.strip().lower()
+    limit = User._meta.get_field("email").max_length
+    if limit is not None and len(stored) > limit:
+        raise ValidationError(
+            {
+                "email": f"This address is too long: {len(stored)} characters in lower case, "
+                f"as addresses are stored; at most {limit}."
+            }
+        )
+    try:
+        validate_email(stored)
+    except ValidationError:
+        raise ValidationError(
+            {
+                "email": f"This address is not valid in lower case, as addresses are stored: "
+                f"{stored}."
+            }
+        ) from None
+    return stored
+
+
 def create_user(*, email: str, password: str, name: str = "") -> User:
-    email = email.strip().lower()
+    email = normalize_email(email)
     if User.objects.filter(email=email).exists():
         raise ValidationError({"email": "A user with this e-mail address already exists."})
     candidate = User(email=email, name=name)
@@ -61,7 +89,7 @@ def _check_role(role: str) -> None:
 def add_member(*, team: Team, email: str, role: str) -> Membership:
     """Add the user with `email` to `team`; a new address gets an account with no password."""
     _check_role(role)
-    user = _user_for(email.strip().lower())
+    user = _user_for(normalize_email(email))
     if Membership.objects.filter(team=team, user=user).exists():
         raise ValidationError({"email": f"{user.email} is already a member of this team."})
     try:
@@ -106,7 +134,7 @@ def make_password_link(*, membership: Membership) -> str:
     user = membership.user
     user.set_unusable_password()  # a fresh one: older links' fingerprints no longer match
     user.save(update_fields=["password"])
-    return links.make_token(user)
+    return links.make_token(user, team=membership.team)
 
 
 def email_password_link(*, membership: Membership, url: str) -> bool | None:

@@ -17,7 +17,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from django.db.models import Case, Count, Exists, OuterRef, Q, Subquery, Sum, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    F,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+    When,
+    Window,
+)
 from django.urls import reverse
 from django.utils.safestring import SafeString
 
@@ -31,6 +43,8 @@ from evalloop.teams.permissions import Action, can
 from evalloop.web.sparklines import sparkline
 
 TRAFFIC_ROWS = 10  # chatbots listed; the totals count them all
+RULE_ROWS = 10  # rules listed, those needing attention first
+TREND_CONFIGS = 6  # auto-running configs drawn, the latest to run first
 RECENT_RUNS = 5
 HEADLINES = 3  # aggregates shown per run
 SPARK_RUNS = 30  # the latest completed runs drawn per config
@@ -153,12 +167,30 @@ class RuleHealth:
         return self.failing or not self.rule.enabled
 
 
-def rule_health(team: Team, at: Periods) -> list[RuleHealth]:
-    """Every rule of the team with the rows it added today, failing and disabled first."""
-    rules = list(Rule.objects.for_team(team).select_related("dataset", "chatbot").order_by("id"))
+@dataclass(frozen=True)
+class RuleHealthPanel:
+    listed: list[RuleHealth]  # failing and disabled first, at most RULE_ROWS
+    unlisted: int  # rules left out of `listed`
+
+
+def rule_health(team: Team, at: Periods) -> RuleHealthPanel:
+    """The team's rules with the rows each added today, failing and disabled first.
+
+    At most RULE_ROWS of them, so that a team of thousands of rules still gets a small page;
+    the count of the rest comes with them (a window over the same query).
+    """
+    attention = Case(
+        When(Q(last_status=Status.ERROR) | Q(enabled=False), then=Value(0)), default=Value(1)
+    )
+    rules = list(
+        Rule.objects.for_team(team)
+        .select_related("dataset", "chatbot")
+        .annotate(attention=attention, total=Window(Count("*")))
+        .order_by("attention", "id")[:RULE_ROWS]
+    )
     added = _rows_today([rule.pk for rule in rules], at) if rules else {}
     health = [RuleHealth(rule, added.get(rule.pk, 0)) for rule in rules]
-    return sorted(health, key=lambda each: not each.needs_attention)
+    return RuleHealthPanel(health, rules[0].total - len(rules) if rules else 0)
 
 
 def _rows_today(rule_ids: list[int], at: Periods) -> dict[int, int]:
@@ -244,8 +276,18 @@ class ConfigTrend:
     more: int  # fields left out
 
 
-def auto_run_trends(team: Team) -> list[ConfigTrend]:
-    """Each auto-running config's fields over its runs among its last SPARK_RUNS, in two queries."""
+@dataclass(frozen=True)
+class TrendsPanel:
+    listed: list[ConfigTrend]  # the configs that ran last first, at most TREND_CONFIGS
+    unlisted: int  # auto-running configs left out of `listed`
+
+
+def auto_run_trends(team: Team) -> TrendsPanel:
+    """Auto-running configs' fields over their runs among the last SPARK_RUNS, in two queries.
+
+    At most TREND_CONFIGS configs, those that ran last first; the count of the rest comes
+    with them (a window over the same query).
+    """
     # The latest runs of each config are read from the (config, id) index alone: a filter
     # on their status here would need each run's row, and lead the planner to walk every
     # run of the team backwards by id to find a config's that seldom runs.
@@ -253,10 +295,15 @@ def auto_run_trends(team: Team) -> list[ConfigTrend]:
     configs = list(
         Config.objects.for_team(team)
         .filter(auto_run_on_append=True)
-        .annotate(first_run=Subquery(latest[SPARK_RUNS - 1 : SPARK_RUNS]))
+        .annotate(
+            first_run=Subquery(latest[SPARK_RUNS - 1 : SPARK_RUNS]),
+            last_run=Subquery(latest[:1]),
+            total=Window(Count("*")),
+        )
+        .order_by(F("last_run").desc(nulls_last=True), "id")[:TREND_CONFIGS]
     )
     if not configs:
-        return []
+        return TrendsPanel([], 0)
     window = Q()
     for config in configs:
         window |= Q(config_id=config.pk, id__gte=config.first_run or 0)
@@ -271,7 +318,8 @@ def auto_run_trends(team: Team) -> list[ConfigTrend]:
     by_config: dict[int, list[Aggregate]] = {config.pk: [] for config in configs}
     for aggregate in aggregates:
         by_config[aggregate.run.config_id].append(aggregate)
-    return [_config_trend(config, trends.collect(by_config[config.pk])) for config in configs]
+    listed = [_config_trend(config, trends.collect(by_config[config.pk])) for config in configs]
+    return TrendsPanel(listed, configs[0].total - len(configs))
 
 
 def _config_trend(config: Config, found: list[trends.Series]) -> ConfigTrend:

@@ -27,7 +27,7 @@ def home(request: TeamRequest) -> HttpResponse:
         "checklist": dashboard.checklist(team, request.role, auto_populate=auto_populate),
         "traffic": dashboard.traffic(team, at),
         "auto_populate": auto_populate,
-        "rules": dashboard.rule_health(team, at) if auto_populate else [],
+        "rules": dashboard.rule_health(team, at) if auto_populate else None,
         "recent_runs": dashboard.recent_runs(team),
         "trends": dashboard.auto_run_trends(team),
         "unread_notifications": list(unread[:UNREAD_SHOWN]),

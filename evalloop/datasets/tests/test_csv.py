@@ -188,6 +188,21 @@ def test_a_new_row_with_nothing_in_it_is_a_problem(dataset):
     assert not dataset.rows.exists()
 
 
+def test_an_update_that_leaves_a_row_with_nothing_in_it_is_a_problem(dataset):
+    emptied = RowFactory(dataset=dataset, input="q", output="a", history=[], context={})
+    kept = RowFactory(dataset=dataset, input="q", output="a", context={"lang": "en"})
+    text = f"id,input,output,history\n{emptied.pk},,,[]\n{kept.pk}, ,,\n"
+    assert problems_of(dataset, text) == [(2, None, "nothing left in it: a row needs some content")]
+    emptied.refresh_from_db()
+    assert (emptied.input, emptied.output, emptied.edited) == ("q", "a", False)
+    written = upload(dataset, f"id,input,output\n{kept.pk},,\n")
+    assert written.updated == 1  # its context is content enough
+    whole = f"id,input,output,expected_output,history,context.lang\n{kept.pk},,,,,\n"
+    assert problems_of(dataset, whole) == [
+        (2, None, "nothing left in it: a row needs some content")
+    ]
+
+
 def test_the_report_stops_listing_after_a_limit(dataset):
     lines = "".join(",not json\n" for _ in range(csvio.MAX_PROBLEMS + 5))
     with pytest.raises(csvio.CsvInvalid) as caught:

@@ -112,6 +112,23 @@ def test_the_import_page_samples_as_a_chosen_rule(cast, login, chatbot):
     assert sources(dataset) == kept_by(rule, chatbot)
 
 
+def test_the_import_page_says_plainly_that_a_rule_is_not_of_the_dataset(cast, login, chatbot):
+    dataset, _ = ruled_dataset(chatbot, 0.5)
+    theirs = rules.create_rule(dataset=DatasetFactory(team=cast.team), chatbot=chatbot)
+    client = login(cast.editor)
+    path = reverse("datasets:import", args=[dataset.pk])
+    for wrong in (theirs.pk, "abc", 2**70):
+        query = {"chatbot": "support", "sample_percent": "50", "sample_as_rule": wrong}
+        page = client.get(path, query)
+        assert page.status_code == 200
+        assert page.context["form"].errors["sample_as_rule"] == [
+            "Sample as one of this dataset's rules, or as the import's own sample: the rule "
+            "chosen is not one of them (it may have been deleted)."
+        ]
+        assert client.post(path, query | {"filter": ""}).status_code == 302
+    assert not dataset.rows.exists()
+
+
 def test_the_api_samples_as_a_rule_of_the_dataset_only(api, chatbot):
     for _ in range(20):
         session(chatbot)

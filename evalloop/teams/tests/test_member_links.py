@@ -71,6 +71,27 @@ def test_an_existing_member_is_an_error_beside_the_email(cast, login):
     }
 
 
+LONG_DOMAIN = "b" * 63 + "." + "c" * 63 + "." + "d" * 50 + ".com"
+
+
+@pytest.mark.parametrize(
+    ("email", "message"),
+    [
+        # 247 characters as typed, 311 in lower case: more than the column holds.
+        ("İ" * 64 + "@" + LONG_DOMAIN, "This address is too long: 311 characters in lower case"),
+        ("İİ@example.com", "This address is not valid in lower case"),
+    ],
+)
+def test_an_address_that_lower_case_breaks_is_an_error_beside_the_email(
+    cast, login, email, message
+):
+    response = add(login(cast.admin), email=email)
+    assert response.status_code == 200
+    [error] = response.context["form"].errors["email"]
+    assert error.startswith(message)
+    assert User.objects.count() == 5
+
+
 def test_an_admin_cannot_add_a_new_address_as_owner(cast, login):
     response = add(login(cast.admin), role=Role.OWNER)
     assert response.status_code == 200
@@ -205,7 +226,26 @@ def test_no_new_link_for_a_member_another_team_relies_on(cast, login, added):
     target = Membership.objects.get(team=cast.team, user=newcomer())
     response = login(cast.admin).post(link_url(target), follow=True)
     assert "belongs to another team" in response.text
-    assert Client().get(added).status_code == 200  # the link given before still works
+
+
+def test_a_link_stops_working_once_another_team_relies_on_the_account(cast, added):
+    # Team A's admins hold the link: with it they could take over a member of team B.
+    services.add_member(team=cast.other_team, email="new@example.com", role=Role.VIEWER)
+    body = {"new_password1": GOOD_PASSWORD, "new_password2": GOOD_PASSWORD}
+    for response in (Client().get(added), Client().post(added, body)):
+        assert response.status_code == 400
+        assert "the account now belongs to another team too" in response.text
+    assert not newcomer().has_usable_password()
+
+
+def test_a_link_stops_working_once_the_member_is_removed(cast, added):
+    services.remove_member(membership=Membership.objects.get(user=newcomer()))
+    services.add_member(team=cast.other_team, email="new@example.com", role=Role.VIEWER)
+    body = {"new_password1": GOOD_PASSWORD, "new_password2": GOOD_PASSWORD}
+    response = Client().post(added, body)
+    assert response.status_code == 400
+    assert "no longer a member of the team whose admin made it" in response.text
+    assert not newcomer().has_usable_password()
 
 
 def test_an_admin_cannot_make_a_link_for_an_owner(cast, login):

@@ -46,7 +46,7 @@ def test_it_counts_the_rows_each_rule_added_today(cast, chatbot, auto_populate, 
         created_at=timezone.now() - timedelta(hours=3)  # before today began
     )
 
-    health = dashboard.rule_health(cast.team, today())
+    health = dashboard.rule_health(cast.team, today()).listed
     assert [(each.rule, each.rows_today) for each in health] == [(rule, 1), (idle, 0)]
     assert health[0].rule.last_status == Status.SUCCESS
     assert not health[0].needs_attention
@@ -62,7 +62,7 @@ def test_failing_and_disabled_rules_come_first(
     break_rule(monkeypatch, broken)
     rules.set_enabled(rule=off, enabled=False)
 
-    health = dashboard.rule_health(cast.team, today())
+    health = dashboard.rule_health(cast.team, today()).listed
     assert [each.rule.pk for each in health] == [broken.pk, off.pk, healthy.pk]
     assert health[0].failing
     assert health[0].needs_attention
@@ -137,4 +137,19 @@ def test_without_rules_the_panel_says_how_to_add_one(cast, auto_populate, login)
 def test_another_teams_rules_are_not_listed(cast, auto_populate, make_rule):
     theirs = chat.create_chatbot(team=cast.other_team, slug="theirs", name="Theirs")
     make_rule(theirs)
-    assert dashboard.rule_health(cast.team, today()) == []
+    assert dashboard.rule_health(cast.team, today()).listed == []
+
+
+def test_a_team_of_many_rules_lists_a_few_those_needing_attention_first(
+    cast, chatbot, auto_populate, make_rule, login, monkeypatch
+):
+    monkeypatch.setattr(dashboard, "RULE_ROWS", 2)
+    made = [make_rule(chatbot, name=f"Rule {number}") for number in range(4)]
+    rules.set_enabled(rule=made[3], enabled=False)
+
+    panel = dashboard.rule_health(cast.team, today())
+    assert [each.rule.pk for each in panel.listed] == [made[3].pk, made[0].pk]
+    assert panel.unlisted == 2
+    html = login(cast.viewer).get(HOME).content.decode()
+    assert html.count("data-rule=") == 2
+    assert "and 2 more rules, each on its" in html

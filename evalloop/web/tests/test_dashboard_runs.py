@@ -72,7 +72,7 @@ def test_an_auto_running_config_draws_each_field_over_its_runs(cast, scored, sen
     run_to_the_end(auto, sent)
     run_to_the_end(auto, sent, type=RunType.PREVIEW, sample_size=1)  # previews are not trends
 
-    [trend] = dashboard.auto_run_trends(cast.team)
+    [trend] = dashboard.auto_run_trends(cast.team).listed
     assert trend.config == auto
     assert [(s.series.field, s.values) for s in trend.sparks] == [
         ("length", [2.0, 4.0]),
@@ -87,7 +87,7 @@ def test_a_sparkline_draws_only_the_latest_runs(cast, scored, sent, monkeypatch)
     for _ in range(3):
         run_to_the_end(config, sent)
         config.dataset.rows.create(output="abcdef")
-    [trend] = dashboard.auto_run_trends(cast.team)
+    [trend] = dashboard.auto_run_trends(cast.team).listed
     assert trend.sparks[0].values == [3.5, (1 + 6 + 6) / 3]
 
 
@@ -100,7 +100,7 @@ def test_a_new_evaluator_version_replaces_the_line_of_the_old(cast, scored, sent
     evaluators.update_evaluator(evaluator=evaluator, params={"max": 1})
     evaluator.refresh_from_db()
     run_to_the_end(config, sent)
-    [trend] = dashboard.auto_run_trends(cast.team)
+    [trend] = dashboard.auto_run_trends(cast.team).listed
     assert [(s.series.field, s.values) for s in trend.sparks] == [
         ("length", [2.0]),
         ("within", [0.0]),
@@ -134,7 +134,7 @@ def test_a_config_of_text_answers_has_no_line(cast, sent):
     matcher = EvaluatorFactory(team=cast.team, name="Words", kind="contains")
     config = make_config(dataset, matcher, name="Words", auto_run_on_append=True)
     run_to_the_end(config, sent)
-    [trend] = dashboard.auto_run_trends(cast.team)
+    [trend] = dashboard.auto_run_trends(cast.team).listed
     assert [s.series.field for s in trend.sparks] == ["match"]
 
 
@@ -142,3 +142,19 @@ def test_without_auto_running_configs_the_panel_says_how_to_get_one(cast, login)
     html = login(cast.editor).get(HOME).content.decode()
     assert "No config runs automatically yet." in html
     assert "Run automatically on every append" in html
+
+
+def test_a_team_of_many_auto_running_configs_draws_the_latest_to_run(
+    cast, scored, sent, login, monkeypatch
+):
+    monkeypatch.setattr(dashboard, "TREND_CONFIGS", 2)
+    _never, older, newer = (scored(name, auto_run_on_append=True) for name in "ABC")
+    run_to_the_end(older, sent)
+    run_to_the_end(newer, sent)
+
+    panel = dashboard.auto_run_trends(cast.team)
+    assert [trend.config for trend in panel.listed] == [newer, older]
+    assert panel.unlisted == 1
+    html = login(cast.viewer).get(HOME).content.decode()
+    assert html.count("<li data-config=") == 2
+    assert "and 1 more auto-running config among the" in html
