@@ -101,6 +101,33 @@ def _exec(argv: Sequence[str]) -> None:
     os.execv(argv[0], list(argv))
 
 
+# The data dir's lock, held for as long as this `up` or `demo` runs (see _hold_the_data_dir).
+_HELD: list[Any] = []
+
+
+def _hold_the_data_dir() -> None:
+    """Refuse to start a second `up` or `demo` on the data dir one already runs on.
+
+    A second one would start a second beat, and an installation has exactly one (two would
+    send every periodic task twice). The lock is the kernel's, so it ends with the process,
+    however that ends.
+    """
+    import fcntl
+
+    from django.conf import settings
+
+    lock = open(settings.DATA_DIR / "running.lock", "a")  # noqa: SIM115 (held until exit)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        raise click.ClickException(
+            f"evalloop already runs on the data dir {settings.DATA_DIR}: stop it first, or "
+            "set EVALLOOP_DATA_DIR to another folder."
+        ) from None
+    _HELD.append(lock)
+
+
 def _ensure_free(host: str, port: int) -> None:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family) as probe:
@@ -135,11 +162,12 @@ def _processes(host: str, port: int) -> dict[str, list[str]]:
 @PORT
 def up(host: str, port: int) -> None:
     """Run the web server, a worker and the beat scheduler on this machine."""
+    _ensure_free(host, port)
     _prepare(static=True)
+    _hold_the_data_dir()
     from evalloop.lib.supervisor import Supervisor
     from evalloop.teams.models import User
 
-    _ensure_free(host, port)
     commands = _processes(host, port)
     click.echo("evalloop: starting the web server, a worker and beat; Ctrl-C stops them.")
     ready = [f"evalloop: serving {_url(host, port)}/"]
@@ -182,14 +210,15 @@ def _say_when_serving(host: str, port: int, lines: Sequence[str]) -> None:
 @click.option("--reset", is_flag=True, help="Delete the demo team and its data first.")
 def demo(host: str, port: int, reset: bool) -> None:
     """Run `up` with a demo team, its set-up, and a simulated chatbot sending traffic."""
+    _ensure_free(host, port)
     _prepare(static=True)
+    _hold_the_data_dir()
     from django.conf import settings
 
     from evalloop.demo import seed, simulator
     from evalloop.demo.login import login_path
     from evalloop.lib.supervisor import Supervisor
 
-    _ensure_free(host, port)
     with _reported():
         if reset and seed.reset(data_dir=settings.DATA_DIR):
             click.echo("evalloop: deleted the demo team, its data and the demo user.")
