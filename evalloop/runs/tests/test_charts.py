@@ -134,4 +134,5 @@ def test_the_last_time_label_ends_at_its_tick_so_the_edge_never_cuts_it():
 def test_the_chart_scales_to_its_container_from_its_view_box():
     svg = parse(score_chart(series("J", 1, 2)))
     assert svg.get("viewBox") == f"0 0 {charts.WIDTH} {charts.HEIGHT}"
-    assert svg.get("width") is None and svg.get("height") is None
+    assert svg.get("width") is None
+    assert svg.get("height") is None
