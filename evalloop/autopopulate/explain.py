@@ -62,6 +62,7 @@ class Explanation:
     decision: Decision
     reason: str
     row_id: int | None = None
+    row_position: int | None = None  # the row's place in the dataset, as its pages number it
     clause: int | None = None  # the failing clause, counted from 1 as people count
     clause_text: str = ""
     complete_at: datetime | None = None
@@ -78,6 +79,7 @@ class Facts:
     now: datetime
     entries: dict[tuple[int, int, int], int | None]  # (rule, session, message) -> row id
     rows: dict[int, dict[int, int]]  # dataset id -> {AI message id or 0: row id}
+    places: dict[int, int]  # row id -> its place in its dataset
     ai_ids: list[int]
     unanswered: int | None  # a last human turn with no AI reply yet
 
@@ -106,8 +108,28 @@ def gather(rules: Sequence[Rule], session: Session, now: datetime) -> Facts:
     held = Row.objects.filter(dataset__in=datasets, source_session=session)
     for dataset_id, row_id, ai_id in held.values_list("dataset_id", "id", "source_ai_message_id"):
         rows.setdefault(dataset_id, {}).setdefault(ai_id or 0, row_id)
+    ledger: dict[tuple[int, int, int], int | None] = {key[:3]: key[3] for key in found}
+    places = _places(rules, ledger, rows)
     ai_ids, unanswered = _turns(session, rules)
-    return Facts(session, now, {key[:3]: key[3] for key in found}, rows, ai_ids, unanswered)
+    return Facts(session, now, ledger, rows, places, ai_ids, unanswered)
+
+
+def _places(
+    rules: Sequence[Rule],
+    ledger: dict[tuple[int, int, int], int | None],
+    rows: dict[int, dict[int, int]],
+) -> dict[int, int]:
+    """The place of every row an explanation may name: one query per dataset holding one."""
+    datasets = {rule.dataset_id: rule.dataset for rule in rules}
+    dataset_of = {rule.pk: rule.dataset_id for rule in rules}
+    named: dict[int, set[int]] = {pk: set(held.values()) for pk, held in rows.items()}
+    for (rule_id, _, _), row_id in ledger.items():
+        if row_id is not None:
+            named.setdefault(dataset_of[rule_id], set()).add(row_id)
+    places: dict[int, int] = {}
+    for dataset_id, row_ids in named.items():
+        places |= datasets[dataset_id].row_positions(row_ids)
+    return places
 
 
 def _turns(session: Session, rules: Sequence[Rule]) -> tuple[list[int], int | None]:
@@ -170,22 +192,29 @@ def _source(rule: Rule, facts: Facts, source: Source, refusal: Refusal) -> Expla
     """One source: by its ledger entry, else the session's refusal, else sampling."""
     key = (rule.pk, *source)
     if key in facts.entries:
-        return _ledgered(facts.entries[key], facts.rows.get(rule.dataset_id, {}).get(source[1]))
+        held = facts.rows.get(rule.dataset_id, {}).get(source[1])
+        return _ledgered(facts, facts.entries[key], held)
     if (refused := refusal()) is not None:
         return replace(refused)
     return _when_enabled(rule, _sampled(rule, facts, source))
 
 
-def _ledgered(row_id: int | None, held: int | None) -> Explanation:
+def _naming(facts: Facts, decision: Decision, reason: str, row_id: int) -> Explanation:
+    """An explanation naming a row in its reason (`{row}`) by its place, as the dataset does."""
+    place = facts.places.get(row_id)
+    named = f"row {place}" if place else "a row"
+    return Explanation(decision, reason.replace("{row}", named), row_id=row_id, row_position=place)
+
+
+def _ledgered(facts: Facts, row_id: int | None, held: int | None) -> Explanation:
     if row_id is not None:
-        return Explanation(Decision.ADDED, f"Added as row {row_id}.", row_id=row_id)
+        return _naming(facts, Decision.ADDED, "Added as {row}.", row_id)
     if held is not None:
-        return Explanation(
-            Decision.IN_LEDGER,
-            f"Already in the ledger without a row of its own; the dataset holds this source "
-            f"as row {held}.",
-            row_id=held,
+        reason = (
+            "Already in the ledger without a row of its own; the dataset holds this source "
+            "as {row}."
         )
+        return _naming(facts, Decision.IN_LEDGER, reason, held)
     return Explanation(
         Decision.IN_LEDGER,
         "Already in the ledger, but its row was deleted; the rule will not add it again.",
@@ -201,9 +230,10 @@ def _sampled(rule: Rule, facts: Facts, source: Source) -> Explanation:
         )
     held = facts.rows.get(rule.dataset_id, {}).get(source[1])
     reason = "Complete, matching and sampled in, but not taken yet: " + _taker(rule, facts)
-    if held is not None:
-        reason += f" The dataset already holds it as row {held}, so no second row is added."
-    return Explanation(Decision.PENDING, reason, row_id=held)
+    if held is None:
+        return Explanation(Decision.PENDING, reason)
+    reason += " The dataset already holds it as {row}, so no second row is added."
+    return _naming(facts, Decision.PENDING, reason, held)
 
 
 def _taker(rule: Rule, facts: Facts) -> str:

@@ -227,6 +227,7 @@ class TurnExplained(Schema):
     decision: str
     reason: str
     row_id: int | None
+    row_position: int | None
     clause: int | None
     clause_text: str
     complete_at: datetime | None
@@ -245,6 +246,9 @@ class Explained(Schema):
     )
     reason: str
     row_id: int | None = Field(description="The dataset row that holds the source, if any.")
+    row_position: int | None = Field(
+        description="That row's place in the dataset, from 1: the number its pages show."
+    )
     clause: int | None = Field(description="The first clause that fails, counted from 1.")
     clause_text: str
     complete_at: datetime | None = Field(

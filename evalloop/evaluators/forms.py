@@ -36,6 +36,17 @@ def kind_help(kind: Kind) -> str:
     return str(kind.params_model.model_json_schema().get("description", ""))
 
 
+def schema_problem(loc: tuple[str | int, ...], message: str) -> str:
+    """A problem of the output schema box, placed in words: `Field 2, name: missing`."""
+    if loc[:1] != ("fields",):
+        return describe(loc, message)
+    if len(loc) == 1:
+        return f"Fields: {message}"
+    place = f"Field {loc[1] + 1}" if isinstance(loc[1], int) else str(loc[1])
+    rest = ", ".join(str(part) for part in loc[2:])
+    return f"{place}{', ' + rest if rest else ''}: {message}"
+
+
 class LinesField(forms.CharField):
     """A list of texts, one per line of a textarea; blank lines are left out."""
 
@@ -179,7 +190,10 @@ class EvaluatorForm(forms.Form):
             return
         for loc, message in exc.problems:
             field, rest = self._field_of(loc)
-            self.add_error(field, describe(rest, message) if rest else message)
+            if field == "output_schema":
+                self.add_error(field, schema_problem(rest, message))
+            else:
+                self.add_error(field, describe(rest, message) if rest else message)
 
     def _field_of(self, loc: tuple[str | int, ...]) -> tuple[str | None, tuple[str | int, ...]]:
         if loc[:1] == ("params",) and len(loc) > 1 and f"{PREFIX}{loc[1]}" in self.fields:

@@ -27,14 +27,14 @@ class OutputField(Strict):
     @model_validator(mode="after")
     def _consistent(self) -> OutputField:
         if self.type != "number" and (self.min is not None or self.max is not None):
-            raise ValueError("min and max apply only to number fields")
+            raise ValueError("a minimum and maximum apply only to number fields")
         if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError("min must not exceed max")
+            raise ValueError("the minimum must not exceed the maximum")
         if self.type == "category":
             if not self.choices:
                 raise ValueError("a category field needs choices")
             if len(set(self.choices)) != len(self.choices):
-                raise ValueError("choices must differ")
+                raise ValueError("its choices must differ")
         elif self.choices is not None:
             raise ValueError("choices apply only to category fields")
         return self

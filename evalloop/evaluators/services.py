@@ -58,9 +58,22 @@ class Definition:
 # Checks
 
 
+# Pydantic's wording of the problems people make most, in plain words.
+PLAIN_PROBLEMS = {
+    "missing": "missing",
+    "extra_forbidden": "not a known setting: leave it out",
+    "too_short": "give at least one",
+    "string_pattern_mismatch": "letters, digits and underscores only, not starting with a digit",
+}
+
+
 def _pydantic_problems(exc: pydantic.ValidationError, *at: str) -> list[tuple[Loc, str]]:
     return [
-        ((*at, *error["loc"]), error["msg"].removeprefix("Value error, ")) for error in exc.errors()
+        (
+            (*at, *error["loc"]),
+            PLAIN_PROBLEMS.get(error["type"]) or error["msg"].removeprefix("Value error, "),
+        )
+        for error in exc.errors()
     ]
 
 

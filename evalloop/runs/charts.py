@@ -15,7 +15,8 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
-WIDTH, HEIGHT = 640, 260
+# About the card's width on a desktop page, so text drawn at 11 units reads at about 11 pixels.
+WIDTH, HEIGHT = 1000, 280
 LEFT, RIGHT, TOP, BOTTOM = 64, 20, 16, 48
 PALETTE = 6  # classes series-0 .. series-5 in the stylesheet
 TICKS = 5
@@ -105,6 +106,11 @@ def x_text(moment: datetime, span: timedelta) -> str:
     return local.strftime("%b %d %H:%M" if span <= timedelta(days=4) else "%b %d")
 
 
+def x_anchor(index: int) -> str:
+    """Centre tick labels on their tick, but end the last at it: past it lies the edge."""
+    return "end" if index == TICKS - 1 else "middle"
+
+
 def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: object) -> ET.Element:
     element = ET.SubElement(
         parent, tag, {k.rstrip("_").replace("_", "-"): str(v) for k, v in attrs.items()}
@@ -144,7 +150,8 @@ def _x_axis(svg: ET.Element, first: datetime, last: datetime) -> None:
         moment = first + span * index / (TICKS - 1)
         at = x((moment - first).total_seconds())
         _sub(axis, "line", x1=at, x2=at, y1=base, y2=base + 4, class_="chart-tick")
-        _sub(axis, "text", x_text(moment, span), x=at, y=base + 18, text_anchor="middle")
+        text = x_text(moment, span)
+        _sub(axis, "text", text, x=at, y=base + 18, text_anchor=x_anchor(index))
     _sub(
         axis,
         "text",

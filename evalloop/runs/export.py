@@ -1,8 +1,9 @@
 """A run's results as CSV, streamed: a line per plan row, columns per evaluator field.
 
-Columns: `row_id`, `input`, `output`, `expected_output`, `session` (the source session's
-external id, if any), then for each evaluator version of the plan one column per output
-field, `<evaluator>.<field>`, and `<evaluator>.error`. A pair without a result yet leaves its
+Columns: `row_id` (for machines), `input`, `output`, `expected_output`, `session` (the source
+session's external id, if any), `row` (the row's place in its dataset: the number its pages
+show), then for each evaluator version of the plan one column per output field,
+`<evaluator>.<field>`, and `<evaluator>.error`. A pair without a result yet leaves its
 cells empty. Cells a spreadsheet would run as formulas start with a quote (`lib/csvsafe.py`).
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterator
+from itertools import islice
 from typing import Any
 
 from django.http import StreamingHttpResponse
@@ -21,7 +23,8 @@ from evalloop.runs import grid
 from evalloop.runs.models import Run
 
 CHUNK = 500
-ROW_COLUMNS = ("row_id", "input", "output", "expected_output", "session")
+# `row` comes after the columns that came first, so readers that count columns still find them.
+ROW_COLUMNS = ("row_id", "input", "output", "expected_output", "session", "row")
 
 
 class _Echo:
@@ -58,6 +61,7 @@ def cells(line: grid.Line) -> list[str]:
     row = line.row
     out = [str(row.pk), row.input, row.output, row.expected_output]
     out.append(session.external_id if session is not None else "")
+    out.append("" if line.place is None else str(line.place))
     for cell in line.cells:
         out += [value_cell(value) for value in cell.values]
         out.append(cell.error)
@@ -70,8 +74,10 @@ def stream(run: Run) -> Iterator[str]:
     writer = csvsafe.Writer(_Echo())
     yield writer.writerow(header(cols))
     plan = grid.plan_rows(run).iterator(chunk_size=CHUNK)
-    for line in grid.lines(plan, cols):
-        yield writer.writerow(cells(line))
+    numbering = grid.Numbering()
+    while chunk := list(islice(plan, CHUNK)):
+        for line in grid.lines(chunk, cols, numbering.places(chunk)):
+            yield writer.writerow(cells(line))
 
 
 def download_response(run: Run) -> StreamingHttpResponse:

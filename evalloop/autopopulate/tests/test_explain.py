@@ -16,12 +16,17 @@ from evalloop.chat.models import Role
 from evalloop.chat.tests.factories import conversation
 from evalloop.datasets.models import Mode, Origin
 from evalloop.datasets.snapshots import snapshot_chunk
-from evalloop.datasets.tests.factories import DatasetFactory
+from evalloop.datasets.tests.factories import DatasetFactory, RowFactory
 
 pytestmark = pytest.mark.django_db
 
 VIP = [{"field": "tags", "op": "any_of", "value": ["vip"]}]
 WEB_AND_VIP = [{"field": "channel", "op": "eq", "value": "web"}, *VIP]
+
+
+def rows_elsewhere(cast):
+    """Rows of another dataset first, so a row's id and its place in its dataset differ."""
+    RowFactory.create_batch(3, dataset=DatasetFactory(team=cast.team, name="Elsewhere"))
 
 
 def sampled_out_session(chatbot, rule):
@@ -98,7 +103,8 @@ def test_a_sampled_out_session_stays_out(make_rule, chatbot, dataset):
     assert explain(rule=rule, session=out, now=later()).decision == Decision.SAMPLED_OUT
 
 
-def test_a_complete_matching_session_is_pending_then_added(make_rule, chatbot, dataset):
+def test_a_complete_matching_session_is_pending_then_added(cast, make_rule, chatbot, dataset):
+    rows_elsewhere(cast)
     rule = make_rule()
     found = session(chatbot)
     pending = explain(rule=rule, session=found, now=later())
@@ -107,10 +113,12 @@ def test_a_complete_matching_session_is_pending_then_added(make_rule, chatbot, d
     tick.tick_rule(rule_id=rule.pk, now=later())
     added = explain(rule=rule, session=found, now=later())
     row = dataset.rows.get(source_session=found)
-    assert (added.decision, added.row_id, added.reason) == (
+    assert row.pk != 1
+    assert (added.decision, added.row_id, added.row_position, added.reason) == (
         Decision.ADDED,
         row.pk,
-        f"Added as row {row.pk}.",
+        1,
+        "Added as row 1.",
     )
 
 
@@ -127,17 +135,24 @@ def test_a_deleted_row_stays_in_the_ledger(make_rule, chatbot, dataset):
     assert not dataset.rows.exists()
 
 
-def test_a_source_the_dataset_already_held_names_that_row(make_rule, chatbot, dataset):
+def test_a_source_the_dataset_already_held_names_that_row(cast, make_rule, chatbot, dataset):
+    rows_elsewhere(cast)
     rule = make_rule()
     found = session(chatbot)
+    RowFactory(dataset=dataset)
     snapshot_chunk(dataset=dataset, session_ids=[found.pk], origin=Origin.IMPORT)
-    held = dataset.rows.get()
+    held = dataset.rows.get(source_session=found)
     pending = explain(rule=rule, session=found, now=later())
-    assert (pending.decision, pending.row_id) == (Decision.PENDING, held.pk)
-    assert f"already holds it as row {held.pk}, so no second row" in pending.reason
+    assert (pending.decision, pending.row_id, pending.row_position) == (
+        Decision.PENDING,
+        held.pk,
+        2,
+    )
+    assert "already holds it as row 2, so no second row" in pending.reason
     tick.tick_rule(rule_id=rule.pk, now=later())
     answer = explain(rule=rule, session=found, now=later())
     assert (answer.decision, answer.row_id) == (Decision.IN_LEDGER, held.pk)
+    assert answer.reason.endswith("the dataset holds this source as row 2.")
     assert Entry.objects.get(rule=rule).row_id is None
 
 
@@ -195,10 +210,10 @@ def test_message_mode_explains_each_turn(make_rule, chatbot, turns):
     assert answer.decision == Decision.MIXED
     assert answer.reason == "3 turns: 1 added, 1 taken before without a row, 1 not complete."
     ai_ids = list(found.messages.filter(role=Role.AI).order_by("id").values_list("id", flat=True))
-    assert [(t.message_id, t.decision, t.row_id) for t in answer.turns] == [
-        (ai_ids[0], Decision.ADDED, first.pk),
-        (ai_ids[1], Decision.IN_LEDGER, None),
-        (unanswered.pk, Decision.NOT_COMPLETE, None),
+    assert [(t.message_id, t.decision, t.row_id, t.row_position) for t in answer.turns] == [
+        (ai_ids[0], Decision.ADDED, first.pk, 1),
+        (ai_ids[1], Decision.IN_LEDGER, None, None),
+        (unanswered.pk, Decision.NOT_COMPLETE, None, None),
     ]
     assert "no AI reply yet" in answer.turns[2].reason
 

@@ -11,7 +11,7 @@ from evalloop.autopopulate.tests.traffic import later, session
 from evalloop.chat.models import Role as Speaker
 from evalloop.chat.tests.factories import ChatbotFactory, SessionFactory, conversation
 from evalloop.datasets.models import Mode
-from evalloop.datasets.tests.factories import DatasetFactory
+from evalloop.datasets.tests.factories import DatasetFactory, RowFactory
 from evalloop.teams import flags
 from evalloop.teams import services as teams
 from evalloop.teams.permissions import Role
@@ -38,14 +38,16 @@ def test_a_viewer_reads_why_a_session_was_filtered_out(api, make_rule, chatbot):
     assert (answer["row_id"], answer["turns"]) == (None, [])
 
 
-def test_an_added_session_names_its_row(api, make_rule, chatbot, dataset):
+def test_an_added_session_names_its_row_by_its_place(api, cast, make_rule, chatbot, dataset):
+    RowFactory.create_batch(2, dataset=DatasetFactory(team=cast.team, name="Elsewhere"))
+    RowFactory(dataset=dataset)
     rule = make_rule()
     found = session(chatbot)
     tick.tick_rule(rule_id=rule.pk, now=later())
     answer = api(Role.VIEWER).get(explain_url(rule), session=found.external_id).json()
-    row = dataset.rows.get()
-    assert (answer["decision"], answer["row_id"]) == ("added", row.pk)
-    assert answer["reason"] == f"Added as row {row.pk}."
+    row = dataset.rows.get(source_session=found)
+    assert (answer["decision"], answer["row_id"], answer["row_position"]) == ("added", row.pk, 2)
+    assert answer["reason"] == "Added as row 2."
 
 
 def test_an_idle_session_answers_when_it_completes(api, make_rule, chatbot):
@@ -71,6 +73,7 @@ def test_message_mode_answers_each_turn(api, cast, make_rule, chatbot):
         (replies[1].pk, "pending"),
     ]
     assert answer["turns"][0]["row_id"] == turns.rows.get().pk
+    assert answer["turns"][0]["row_position"] == 1
 
 
 def test_an_unknown_session_is_a_404_that_says_so(api, make_rule, cast):

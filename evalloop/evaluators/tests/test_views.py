@@ -266,7 +266,9 @@ def test_the_output_schema_is_checked_naming_the_field(cast, login, scored_kind)
     body = {"name": "S", "kind": "scored", "param_score": "0.5", "param_extra": "{}"}
     bad = {"fields": [{"name": "score", "type": "number", "min": 2, "max": 1}]}
     response = client.post(url("evaluator-create"), {**body, "output_schema": json.dumps(bad)})
-    assert "fields.0" in response.context["form"].errors["output_schema"][0]
+    assert response.context["form"].errors["output_schema"] == [
+        "Field 1: the minimum must not exceed the maximum"
+    ]
     missing = client.post(url("evaluator-create"), body)
     assert "output_schema" in missing.context["form"].errors
     good = client.post(url("evaluator-create"), {**body, "output_schema": json.dumps(JUDGED)})
@@ -302,3 +304,24 @@ def test_a_judges_unknown_variable_is_shown_beside_the_prompt(cast, login):
     response = login(cast.editor).post(url("evaluator-create"), body)
     assert "{{ouput}}" in response.context["form"].errors["param_prompt"][0]
     assert not Evaluator.objects.filter(name="Judge").exists()
+
+
+def test_output_schema_problems_read_in_plain_words(cast, login, scored_kind):
+    client = login(cast.editor)
+    body = {"name": "S", "kind": "scored", "param_score": "0.5", "param_extra": "{}"}
+
+    def problems(schema):
+        response = client.post(url("evaluator-create"), {**body, "output_schema": schema})
+        return response.context["form"].errors["output_schema"]
+
+    assert problems('{"fields": []}') == ["Fields: give at least one"]
+    assert problems('{"fields": [{"type": "text"}, {"name": "2x", "type": "text"}]}') == [
+        "Field 1, name: missing",
+        "Field 2, name: letters, digits and underscores only, not starting with a digit",
+    ]
+    assert problems('{"fields": [{"name": "a", "type": "text"}], "extra": 1}') == [
+        "extra: not a known setting: leave it out"
+    ]
+    for said in [*problems('{"fields": [{"name": "a", "type": "category"}]}'), *problems("{}")]:
+        assert "fields." not in said
+        assert "Field required" not in said

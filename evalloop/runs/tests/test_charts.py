@@ -112,3 +112,27 @@ def test_runs_seconds_apart_get_time_labels_that_differ():
 
 def test_runs_hours_apart_are_labelled_by_minute():
     assert charts.x_text(START, timedelta(hours=5)).count(":") == 1
+
+
+def x_labels(svg):
+    axis = svg.find("svg:g[@class='chart-axis chart-axis-x']", NS)
+    return [t for t in axis.findall("svg:text", NS) if t.get("class") != "chart-axis-label"]
+
+
+def test_the_last_time_label_ends_at_its_tick_so_the_edge_never_cuts_it():
+    moments = (START + timedelta(seconds=s) for s in (0, 30, 65))
+    points = tuple(charts.Point(at, 1.0, "p") for at in moments)
+    labels = x_labels(parse(score_chart(charts.Series("J", points))))
+    assert [t.get("text-anchor") for t in labels] == ["middle"] * (charts.TICKS - 1) + ["end"]
+    last = labels[-1]
+    assert (last.text, float(last.get("x"))) == ("12:01:05", charts.WIDTH - charts.RIGHT)
+    # Centred, the first label's half (about 0.6 em per character) still clears the left edge.
+    half = len(labels[0].text) * 0.6 * 11 / 2
+    assert float(labels[0].get("x")) - half > 0
+
+
+def test_the_chart_scales_to_its_container_from_its_view_box():
+    svg = parse(score_chart(series("J", 1, 2)))
+    assert svg.get("viewBox") == f"0 0 {charts.WIDTH} {charts.HEIGHT}"
+    assert svg.get("width") is None
+    assert svg.get("height") is None

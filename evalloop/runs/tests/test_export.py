@@ -6,9 +6,9 @@ import io
 from django.urls import reverse
 
 from evalloop.chat.tests.factories import ChatbotFactory, SessionFactory
-from evalloop.datasets.tests.factories import RowFactory
+from evalloop.datasets.tests.factories import DatasetFactory, RowFactory
 from evalloop.lib import csvsafe
-from evalloop.runs import export
+from evalloop.runs import export, grid
 from evalloop.runs.tests import scenes
 
 
@@ -35,13 +35,14 @@ def test_the_csv_has_a_line_per_row_and_columns_per_field(cast):
         "output",
         "expected_output",
         "session",
+        "row",
         "Quality judge.score",
         "Quality judge.ok",
         "Quality judge.error",
     ]
-    assert one[0] == str(first.pk)
-    assert one[5:] == ["0.5", "true", ""]
-    assert two[5:] == ["", "", "rate limited"]
+    assert (one[0], one[5]) == (str(first.pk), "1")
+    assert one[6:] == ["0.5", "true", ""]
+    assert two[6:] == ["", "", "rate limited"]
 
 
 def test_formula_cells_are_neutralised_and_read_back(cast):
@@ -88,9 +89,47 @@ def test_the_csv_streams_in_a_fixed_number_of_queries(cast, django_assert_max_nu
     rows, (version,) = scenes.plan(made)
     for row in rows:
         scenes.result(made, row, version, {"score": 1, "ok": False})
-    with django_assert_max_num_queries(4):
+    with django_assert_max_num_queries(6):
         lines = list(export.stream(made))
     assert len(lines) == 31
+
+
+def places_in_csv(made):
+    lines = records("".join(export.stream(made)))
+    column = lines[0].index("row")
+    return [int(line[column]) for line in lines[1:]]
+
+
+def test_rows_are_numbered_by_their_place_in_the_dataset_across_chunks(cast, monkeypatch):
+    cfg = scenes.config(cast.team)
+    RowFactory.create_batch(4, dataset=DatasetFactory(team=cast.team))  # ids, not places
+    rows = RowFactory.create_batch(9, dataset=cfg.dataset)
+    rows[4].delete()  # later rows move up a place
+    planned = [rows[i] for i in (1, 2, 3, 6, 7, 8)]  # rows 1 and 5 stay out of the plan
+    monkeypatch.setattr(export, "CHUNK", 2)
+    assert places_in_csv(scenes.run(cfg, rows=planned)) == [2, 3, 4, 6, 7, 8]
+
+
+def test_numbering_a_whole_plan_in_chunks_agrees_with_the_datasets_numbers(cast, monkeypatch):
+    cfg = scenes.config(cast.team)
+    rows = RowFactory.create_batch(12, dataset=cfg.dataset)
+    for index in (0, 5, 6):
+        rows[index].delete()
+    kept = [row for i, row in enumerate(rows) if i not in (0, 5, 6)]
+    sampled = kept[1::3]
+    monkeypatch.setattr(export, "CHUNK", 1)
+    expected = cfg.dataset.row_positions(row.pk for row in sampled)
+    assert places_in_csv(scenes.run(cfg, rows=sampled)) == [expected[r.pk] for r in sampled]
+
+
+def test_a_plan_chunk_asked_out_of_order_is_still_numbered(cast):
+    cfg = scenes.config(cast.team)
+    rows = RowFactory.create_batch(3, dataset=cfg.dataset)
+    made = scenes.run(cfg, rows=rows)
+    plan = list(grid.plan_rows(made))
+    numbering = grid.Numbering()
+    assert numbering.places(plan[2:]) == {rows[2].pk: 3}
+    assert numbering.places(plan[:2]) == {rows[0].pk: 1, rows[1].pk: 2}
 
 
 def test_the_download_is_streamed_to_members_only(cast, login):

@@ -418,13 +418,25 @@ def test_the_run_page_pages_results_in_a_fixed_number_of_queries(
         scenes.result(made, row, version, {"score": 1, "ok": True})
     client = login(cast.viewer)
     client.get(url("run-detail", made.pk))
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(12):
         first = client.get(url("run-detail", made.pk))
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(12):
         last = client.get(url("run-detail", made.pk), {"page": 2, "size": 25})
     assert len(first.context["lines"]) == 25
     assert len(last.context["lines"]) == 5
     assert client.get(url("run-detail", made.pk), {"size": 100000}).context["size"] == 25
+
+
+def test_results_number_rows_by_their_place_in_the_dataset_and_link_the_row(cast, login, cfg):
+    _, second, third = cfg.dataset.rows.order_by("pk")
+    second.delete()  # the third row moves up to second place
+    made = scenes.run(cfg, rows=[third])
+    response = login(cast.viewer).get(url("run-detail", made.pk))
+    (line,) = response.context["lines"]
+    assert (line.row.pk, line.place) == (third.pk, 2)
+    link = reverse("datasets:row-detail", args=[cfg.dataset.pk, third.pk])
+    assert f'<a href="{link}" aria-label="Row 2">2</a>' in response.content.decode()
+    assert login(cast.viewer).get(link).status_code == 200
 
 
 def test_a_viewer_sees_no_cancel_or_rerun(cast, login, scored, cfg):

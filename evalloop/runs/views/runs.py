@@ -108,7 +108,12 @@ def run_detail(request: TeamRequest, pk: int) -> HttpResponse:
         return render_page(request, DETAIL, context, partial="summary")
     cols = grid.columns(run)
     page = results_page(request, run)
-    context |= {"columns": cols, "page": page, "lines": list(grid.lines(page, cols))}
+    plan = list(page)
+    context |= {
+        "columns": cols,
+        "page": page,
+        "lines": list(grid.lines(plan, cols, grid.places(plan))),
+    }
     context["size"] = page_size(request)
     return render(request, DETAIL, context)
 

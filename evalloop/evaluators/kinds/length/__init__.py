@@ -32,7 +32,7 @@ class LengthParams(Strict):
     def _not_below_min(cls, value: int | None, info: ValidationInfo) -> int | None:
         low = info.data.get("min")
         if value is not None and low is not None and value < low:
-            raise ValueError(f"must be at least min ({low})")
+            raise ValueError(f"must be at least the minimum ({low})")
         return value
 
 
