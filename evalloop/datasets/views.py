@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect
 
 from evalloop.chat.models import Chatbot
@@ -183,6 +183,7 @@ def _original(team: Team, row: Row) -> Row | None:
     return found.first()
 
 
+@require_safe
 @team_view()
 def row_detail(request: TeamRequest, pk: int, row_pk: int) -> HttpResponse:
     """The whole row, read-only: content, history, context, provenance; editors get links."""

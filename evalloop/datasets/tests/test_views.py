@@ -298,6 +298,7 @@ def test_a_viewer_reads_a_whole_row_with_its_provenance(cast, login, dataset, ch
     assert "hello" in page  # the output
     assert "&quot;vip&quot;" in page  # the context, as JSON
     assert "Never edited." in page
+
     assert url("row-edit", dataset.pk, row.pk) not in page
     assert (
         login(cast.editor)
@@ -305,6 +306,14 @@ def test_a_viewer_reads_a_whole_row_with_its_provenance(cast, login, dataset, ch
         .content.decode()
         .count(url("row-edit", dataset.pk, row.pk))
     )
+
+
+def test_the_row_page_only_reads(cast, login, dataset):
+    row = services.add_row(dataset=dataset, values={"input": "hi", "output": "hello"})
+    client = login(cast.owner)
+    for method in (client.post, client.delete, client.put):
+        assert method(url("row-detail", dataset.pk, row.pk)).status_code == 405
+    assert dataset.rows.filter(pk=row.pk).exists()
 
 
 def test_a_copied_row_links_the_row_it_came_from(cast, login, dataset):
