@@ -102,13 +102,20 @@ def test_a_config_that_cannot_run_does_not_stop_the_rows(make_rule, chatbot, dat
     assert delta_runs(auto) == []
 
 
-def test_waiting_rows_of_a_config_switched_off_are_dropped(make_rule, chatbot, config):
+def a_row_waiting(make_rule, chatbot, config):
+    """Answer a config whose first row started a delta run and whose second waits its turn."""
     auto = config(min_minutes_between_runs=10)
     make_rule()
-    session(chatbot)
-    tick.tick(now=later())
-    session(chatbot)
-    tick.tick(now=later())
+    for _ in range(2):
+        session(chatbot)
+        tick.tick(now=later())
+    assert len(delta_runs(auto)) == 1
+    assert PendingRow.objects.count() == 1
+    return auto
+
+
+def test_waiting_rows_of_a_config_switched_off_are_dropped(make_rule, chatbot, config):
+    auto = a_row_waiting(make_rule, chatbot, config)
     auto.auto_run_on_append = False
     auto.save()
     delta.flush_due(now=later(minutes=11) + timedelta(minutes=1))
@@ -117,12 +124,7 @@ def test_waiting_rows_of_a_config_switched_off_are_dropped(make_rule, chatbot, c
 
 
 def test_waiting_rows_of_a_team_with_the_flag_off_keep_waiting(make_rule, chatbot, config, cast):
-    auto = config(min_minutes_between_runs=10)
-    make_rule()
-    session(chatbot)
-    tick.tick(now=later())
-    session(chatbot)
-    tick.tick(now=later())
+    auto = a_row_waiting(make_rule, chatbot, config)
     teams.set_team_flag(team=cast.team, name=flags.AUTO_POPULATE_DATASETS, active=False)
     tick.tick(now=later(minutes=12))
     assert len(delta_runs(auto)) == 1
