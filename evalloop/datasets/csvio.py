@@ -132,9 +132,6 @@ class Problem:
         place = ", ".join(part for part in where if part)
         return f"{place}: {self.message}" if place else self.message
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"row": self.row, "column": self.column, "message": self.message}
-
 
 class CsvInvalid(ValidationError):
     """The file has problems; nothing of it was written."""
