@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from ninja import Schema
-from pydantic import Field, StringConstraints
+from pydantic import Field, StrictInt, StringConstraints
 
 from evalloop.datasets.models import Mode
 from evalloop.datasets.services import MAX_PICKED_SESSIONS
@@ -101,7 +101,7 @@ class ImportIn(Strict):
     chatbot: str | None = None
     filter: list[Any] | None = None
     sample_rate: float | None = Field(None, gt=0, le=1)
-    sample_as_rule: int | None = Field(
+    sample_as_rule: StrictInt | None = Field(
         None, description="A rule of this dataset: the sample keeps what it keeps at this rate."
     )
 

@@ -138,7 +138,8 @@ def test_the_api_samples_as_a_rule_of_the_dataset_only(api, chatbot):
     client = api(Role.EDITOR)
     path = f"/datasets/{dataset.pk}/import"
     body = {"chatbot": "support", "sample_rate": 0.5}
-    for wrong in (theirs.pk, 0, 2**70):
+    # Strict: neither the text of its id nor `true` names a rule.
+    for wrong in (theirs.pk, 0, 2**70, str(rule.pk), True, float(rule.pk)):
         refused = client.post(path, body | {"sample_as_rule": wrong})
         assert refused.status_code == 422
         assert [item["loc"] for item in refused.json()["detail"]] == [["body", "sample_as_rule"]]
